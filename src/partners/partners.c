@@ -218,7 +218,8 @@ const struct resource partners_resource = {
 	.before_create = partners_before_create,
 	.before_update = partners_before_update,
 	.after_write = partners_after_write,
-	.codes = "{\"409\":[\"NAME_TAKEN\"]}",
+	/* 503: deactivating waits for migration 0056 (partner_deactivate). */
+	.codes = "{\"409\":[\"NAME_TAKEN\"],\"503\":[\"MIGRATIONS_PENDING\"]}",
 };
 
 static const struct field feature_fields[] = {
@@ -567,9 +568,24 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	json_t	    *changes;
 	json_t	    *admins;
 	int64_t	     n[2], now = time_now_ms();
-	int	     i, rc;
+	int	     i, rc, there;
 	size_t	     k;
 
+	/* 0056 pending (a rolling upgrade, or undone): the statement would
+	 * fail (500); it waits instead, told as the family routes tell it.
+	 * Asked of the catalog: a failed statement would spend a PostgreSQL
+	 * transaction. */
+	if ((rc = store_column_exists(
+		 ctx->tx, "partner_access", "deactivated_at", &there)) != OK)
+		return (rc);
+	if (!there) {
+		if (ctx->req != NULL && !ctx->req->responded)
+			http_problem(ctx->req, ERR_UNAVAILABLE,
+			    "MIGRATIONS_PENDING",
+			    "A partner cannot be deactivated until migration "
+			    "0056 is applied: run `carebase migrate`.");
+		return (ERR_UNAVAILABLE);
+	}
 	if ((admins = json_array()) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = partner_admin_users(ctx->tx, id, admins)) != OK) {

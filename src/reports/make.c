@@ -37,6 +37,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/table.h"
 #include "core/util.h"
 #include "reports/reports_int.h"
@@ -65,6 +66,13 @@ struct run {
 	 * -> { measure -> { day -> count } }, for withhold; else NULL.
 	 */
 	json_t *days;
+	/*
+	 * min_count over 1 and a range ending after now: the period holding
+	 * now ("current", its key), whose counts are withheld, as are the
+	 * totals (open_rows, withhold).
+	 */
+	int  open;
+	char current[PERIOD_LEN], current_start[PERIOD_LEN];
 };
 
 /* A placeholder of a measure's SQL. */
@@ -90,6 +98,7 @@ static const enum bind bind_order[] = { BIND_FROM_DATE, BIND_TO_DATE, BIND_FROM,
 	BIND_TO, BIND_PARTNER };
 
 static int  sql_compile(const char *, struct buf *, int *, int *);
+static int  columns_there(struct tx *, const struct run *);
 static void period_key(int64_t, enum report_period, char *, char *);
 static int  bucket_day(const struct run *, struct stmt *, int64_t *);
 static void date_ceil(int64_t, char *);
@@ -103,6 +112,7 @@ static int     derive(const struct measure *, json_t *);
 static int     derive_rows(struct run *);
 static int     money_totals(struct run *, json_t *);
 static void    withhold(struct run *, json_t *, int64_t);
+static int     open_rows(struct tx *, struct run *);
 static struct stmt *measure_prepare(
     struct tx *, const struct run *, const char *, int *);
 static int measure_run(struct tx *, struct run *, size_t);
@@ -332,6 +342,58 @@ day_withheld(const struct run *run, const char *key, const char *name)
 			return (1);
 	}
 	return (0);
+}
+
+/*
+ * Columns a later migration adds that a report's SQL may name: while it
+ * is pending (a rolling upgrade, or undone) a statement naming one would
+ * fail (500), so the report waits for it instead (columns_there).
+ */
+static const struct {
+	const char *table, *column, *migration;
+} since_columns[] = {
+	{ "partner_access", "deactivated_at", "0056" }, /* ACCESS_END */
+};
+
+/*
+ * OK when every column of since_columns the run's SQL names is there;
+ * ERR_UNAVAILABLE (the migration logged) when one is not. Asked of the
+ * catalog in tx: a failed statement would spend a PostgreSQL transaction.
+ */
+static int
+columns_there(struct tx *tx, const struct run *run)
+{
+	const struct measure *me;
+	const char	     *sql[2];
+	size_t		      m, c, k;
+	int		      rc, there, named;
+
+	for (c = 0; c < sizeof(since_columns) / sizeof(since_columns[0]); c++) {
+		named = 0;
+		for (m = 0; m < run->nmeasures && !named; m++) {
+			me = &run->rep->measures[m];
+			sql[0] = run->partner != NULL ? me->partner : me->sql;
+			sql[1] = run->partner != NULL ? me->partner_total
+						      : me->total;
+			for (k = 0; k < 2; k++)
+				if (sql[k] != NULL &&
+				    strstr(sql[k], since_columns[c].column) !=
+					NULL)
+					named = 1;
+		}
+		if (!named)
+			continue;
+		if ((rc = store_column_exists(tx, since_columns[c].table,
+			 since_columns[c].column, &there)) != OK)
+			return (rc);
+		if (!there) {
+			log_warn("event=report_unavailable report=%s "
+				 "migration=%s msg=\"run carebase migrate\"",
+			    run->rep->name, since_columns[c].migration);
+			return (ERR_UNAVAILABLE);
+		}
+	}
+	return (OK);
 }
 
 /* sql with its placeholders bound to the run's range; NULL (*rc) on error. */
@@ -886,6 +948,82 @@ json_buf_cb(const char *p, size_t len, void *arg)
 }
 
 /*
+ * A day not over yet is withheld from a partner admin (withhold), and so
+ * is the week or month holding it and the total: asked again and again,
+ * its count would tell when each member joined, to the asking's
+ * precision, whatever its size. Its row must then tell nothing either:
+ * the period holding now has its row whether or not anything happened in
+ * it yet (its group the partner: the reports open to partner admins are
+ * by partner), and the periods after it have none (nothing normally
+ * happens in them; a clock a moment ahead elsewhere could). A report by
+ * another group or by currency keeps no row of the current period.
+ */
+static int
+open_rows(struct tx *tx, struct run *run)
+{
+	struct stmt *st;
+	json_t	    *row, *kept;
+	const char  *period, *key;
+	void	    *tmp;
+	char	     k[PERIOD_LEN + UUID_STR_LEN + 16];
+	size_t	     i;
+	int	     rc, add;
+
+	if ((kept = json_array()) == NULL)
+		return (ERR_NOMEM);
+	add = run->partner != NULL && strcmp(run->rep->group, "partner") == 0 &&
+	    !(run->rep->flags & REPORT_CURRENCY) &&
+	    strcmp(run->current_start, "") != 0;
+	json_array_foreach(run->rows, i, row) {
+		period = json_string_value(json_object_get(row, "period"));
+		if (period != NULL &&
+		    (strcmp(period, run->current) < 0 ||
+			(add && strcmp(period, run->current) == 0)) &&
+		    json_array_append(kept, row) != 0) {
+			json_decref(kept);
+			return (ERR_NOMEM);
+		}
+	}
+	json_array_clear(run->rows);
+	rc = json_array_extend(run->rows, kept) == 0 ? OK : ERR_NOMEM;
+	json_decref(kept);
+	if (rc != OK)
+		return (rc);
+	/* The index keeps the rows kept only (withhold walks it). */
+	json_object_foreach_safe(run->index, tmp, key, row) {
+		period = json_string_value(json_object_get(row, "period"));
+		if (period == NULL || strcmp(period, run->current) > 0 ||
+		    (!add && strcmp(period, run->current) == 0))
+			json_object_del(run->index, key);
+	}
+	snprintf(k, sizeof(k), "%s|%s|", run->current, run->partner);
+	if (!add || json_object_get(run->index, k) != NULL)
+		return (OK);
+	/* No row of it yet: one, named as the partner's rows are. */
+	if ((st = store_prepare(
+		 tx, "SELECT name FROM partners WHERE id = ?")) == NULL)
+		return (ERR_DB);
+	store_bind_text(st, 1, run->partner);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		rc = OK;
+		if (json_array_size(run->rows) >=
+		    (size_t)config.report_max_rows)
+			rc = ERR_TOO_LARGE;
+		else if ((row = row_new(run, run->current, run->current_start,
+			      run->partner, store_col_text(st, 0), NULL)) ==
+		    NULL)
+			rc = ERR_NOMEM;
+		else {
+			json_object_set(run->index, k, row);
+			json_array_append_new(run->rows, row);
+		}
+	} else if (rc == STORE_DONE)
+		rc = OK; /* no such partner: no row of it */
+	store_finalize(st);
+	return (rc);
+}
+
+/*
  * Small counts name people (three people of an employer started a trauma
  * course on Tuesday): each count measure's cells over 0 and under min
  * become null, and so does its total when it is under min or when a cell
@@ -920,15 +1058,21 @@ withhold(struct run *run, json_t *totals, int64_t min)
 		json_object_foreach(run->index, key, row) {
 			v = json_object_get(row, me->name);
 			n = json_is_integer(v) ? json_integer_value(v) : 0;
+			/* The period holding now: a day of it is not over
+			 * (open_rows). */
 			if ((n > 0 && n < min) ||
-			    day_withheld(run, key, me->name)) {
+			    day_withheld(run, key, me->name) ||
+			    (run->open &&
+				strcmp(json_string_value(
+					   json_object_get(row, "period")),
+				    run->current) == 0)) {
 				json_object_set_new(row, me->name, json_null());
 				any = 1;
 			}
 		}
 		v = json_object_get(totals, me->name);
 		n = json_is_integer(v) ? json_integer_value(v) : 0;
-		if (any || (n > 0 && n < min))
+		if (any || run->open || (n > 0 && n < min))
 			json_object_set_new(totals, me->name, json_null());
 	}
 }
@@ -979,6 +1123,7 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	struct buf b;
 	json_t	  *cols = NULL, *totals = NULL;
 	size_t	   m;
+	int64_t	   now;
 	int	   rc;
 
 	memset(out, 0, sizeof(*out));
@@ -997,6 +1142,17 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	/* Read before the snapshot: a day taken for over ended before it. */
+	now = time_now_ms();
+	if (run.min_count > 1 && run.to > now) {
+		run.open = 1;
+		period_key(REPORT_LONDON(run.rep) ? time_london_day(now)
+						  : now / TIME_DAY_MS,
+		    run.period, run.current, run.current_start);
+		/* The period holding now is not in the range: no row. */
+		if (now < run.from)
+			run.current_start[0] = '\0';
+	}
 	snprintf(run.gid, sizeof(run.gid), "%s_id", run.rep->group);
 	run.nmeasures = report_measures(run.rep);
 	run.rows = json_array();
@@ -1013,10 +1169,14 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	if ((rc = store_tx_begin(db, STORE_TX_READ | STORE_TX_SNAPSHOT, &tx)) !=
 	    OK)
 		goto out;
+	if ((rc = columns_there(tx, &run)) == ERR_UNAVAILABLE)
+		out->migrations_pending = 1;
 	for (m = 0; m < run.nmeasures && rc == OK; m++)
 		rc = measure_run(tx, &run, m);
 	for (m = 0; m < run.nmeasures && rc == OK; m++)
 		rc = measure_total(tx, &run, m, totals);
+	if (rc == OK && run.open)
+		rc = open_rows(tx, &run);
 	store_tx_rollback(tx);
 	if (rc == ERR_TOO_LARGE)
 		out->too_many_rows = 1;

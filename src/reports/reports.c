@@ -199,7 +199,8 @@ static const char api_run_result[] =
 static const char api_run[] =
     "{\"codes\":{\"422\":[\"REPORT_TOO_LARGE\",\"RESULT_TOO_LARGE\"],"
     "\"404\":[\"REPORT_NOT_FOUND\"],\"403\":[\"NOT_A_PARTNER_ADMIN\","
-    "\"REPORT_NOT_FOR_PARTNERS\",\"NOT_YOUR_PARTNER\"]},\"parameters\":["
+    "\"REPORT_NOT_FOR_PARTNERS\",\"NOT_YOUR_PARTNER\"],\"503\":["
+    "\"MIGRATIONS_PENDING\"]},\"parameters\":["
     API_QUERY("from", "true", "{\"type\":\"string\"}",
 	"ISO 8601 date or date-time, inclusive; a partner admin's is a "
 	"period's start in the report's days (time_zone): a midnight (day), "
@@ -229,7 +230,8 @@ static const char api_run[] =
 	"report_partner_min_count (5 by default) withheld: null (an empty "
 	"cell), its column's total null too, and withheld_below in the JSON "
 	"(a note in CSV, XLSX and PDF); a week's or month's count is withheld "
-	"when a day of it is")
+	"when a day of it is, and a day not over yet (with the week or month "
+	"holding it and the total) whatever its count")
     "],\"answers\":{\"200\":{\"description\":\"the report: rows by period "
     "and group, and the totals of the range\",\"content\":" API_ANSWER
     "}},\"problems\":{\"403\":\"neither an admin nor a partner admin; "
@@ -240,7 +242,9 @@ static const char api_run[] =
     "(VALIDATION_FAILED, one entry each, among them partner_id "
     "unknown_partner and a partner admin's from or to not_aligned), "
     "REPORT_TOO_LARGE (past report_max_rows rows) or "
-    "RESULT_TOO_LARGE (past report_run_max_bytes bytes)\"}}";
+    "RESULT_TOO_LARGE (past report_run_max_bytes bytes)\",\"503\":"
+    "\"MIGRATIONS_PENDING: a partner's sign-ups or course progress "
+    "wait for migration 0056\"}}";
 /* clang-format on */
 
 /* GET /v1/reports: the catalogue (report_entry). */
@@ -364,7 +368,9 @@ const struct module reports_module = {
 	"1st's); a count from 1 to report_partner_min_count - 1 is withheld "  \
 	"(null), and so is a week's or month's count with such a day in it, "  \
 	"and a total with one, so that no two answers differ by a withheld "   \
-	"count."
+	"count; and so is a day not over yet (its row there all the same), "   \
+	"the week or month holding it and the total of a range ending after "  \
+	"now, so that asking again and again tells nobody's joining time."
 
 /*
  * signups_by_partner over one partner: each member once, on the day they
@@ -1015,6 +1021,10 @@ reports_run(struct request *req)
 			    "or "
 			    "choose a longer period.",
 			    (long long)config.report_max_rows);
+		else if (o.migrations_pending)
+			http_problem(req, ERR_UNAVAILABLE, "MIGRATIONS_PENDING",
+			    "This report cannot be made until the migration "
+			    "it needs is applied: run `carebase migrate`.");
 		else if (rc == ERR_TOO_LARGE)
 			http_problem(req, ERR_INVALID, "RESULT_TOO_LARGE",
 			    "The "

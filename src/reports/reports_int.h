@@ -173,6 +173,8 @@ struct report_out {
 	size_t len;
 	size_t rows;
 	int    too_many_rows; /* ERR_TOO_LARGE: past report_max_rows */
+	/* ERR_UNAVAILABLE: a migration its SQL needs is pending. */
+	int migrations_pending;
 };
 /*
  * Make report q: the bytes of the answer GET /v1/reports/{name} gives
@@ -180,7 +182,9 @@ struct report_out {
  * the totals as its last row, one a currency when by currency), at most
  * max of them, its rows and totals read in one snapshot. ERR_NOT_FOUND: no such report; ERR_TOO_LARGE:
  * past report_max_rows rows (out->too_many_rows) or past max bytes;
- * ERR_BUSY, ERR_DB, ERR_UNAVAILABLE: the database (or the PDF's font);
+ * ERR_UNAVAILABLE with out->migrations_pending: a column its SQL names
+ * is not there yet (migration 0056 pending); ERR_BUSY, ERR_DB,
+ * ERR_UNAVAILABLE: the database (or the PDF's font);
  * ERR_INTERNAL: an XLSX or PDF library failed.
  */
 int report_make(struct store *, const struct report_query *q, size_t max,

@@ -18,7 +18,8 @@ import uuid
 
 import pytest
 
-from conftest import BETA, RANGE, add_user, hdr, insert, login, person, problem, t
+from conftest import (BETA, RANGE, add_user, hdr, insert, login, person, problem, t,
+                      undo_migration)
 
 FOR_PARTNERS = {"signups_by_partner", "access_codes_by_partner",
                 "therapy_bookings_by_partner"}
@@ -541,3 +542,131 @@ def test_a_partner_admins_csv_xlsx_and_pdf_carry_the_withheld_note(server, seede
             note = " ".join(next(csv.reader([last]))[0].split())
             assert note.startswith(NOTE) and note in words, (note, text)
             assert "Page 1 of 1" in words, text
+
+
+# --------------------------------------------------------------------------
+# A day not over yet: asked again and again, today's count would tell when
+# each member joined, to the asking's precision.
+
+
+def day_of(ms):
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
+def not_near_midnight():
+    """Now, not in the last 20 s of a UTC day (a test that names today's
+    date waits the day out rather than ask across midnight)."""
+    now = int(time.time() * 1000)
+    if 86400000 - now % 86400000 < 20000:
+        time.sleep((86400000 - now % 86400000) / 1000 + 1)
+        now = int(time.time() * 1000)
+    return now
+
+
+def joined(db, pid, *whens):
+    """A member of partner pid for each ms in whens: signed up and
+    redeemed then."""
+    sql = ""
+    for when in whens:
+        uid = str(uuid.uuid4())
+        sql += insert("users", id=uid, role="member", created_at=when, updated_at=when)
+        sql += insert("partner_access", id=str(uuid.uuid4()), partner_id=pid, user_id=uid,
+                      code_hash="e" + secrets.token_hex(8), created_at=when, updated_at=when,
+                      activated_at=when)
+    db.execute(sql)
+
+
+@pytest.mark.parametrize("min_count", ["5"])
+@pytest.mark.dialect
+def test_a_day_not_over_yet_is_withheld_from_a_partner_admin(server, db, seeded):
+    """Echo: 5 members joined yesterday, 5 today. A partner admin asking a
+    range that ends after now is not told today's count, however large,
+    nor the week's, month's or total holding today: null, the row there
+    whatever today holds (its presence would tell the first joining of
+    the day), with the note; yesterday is shown. An admin is told all."""
+    admin = seeded["admin"]
+    now = not_near_midnight()
+    pid = str(uuid.uuid4())
+    db.execute(insert("partners", id=pid, name="Echo", created_at=t("2024-06-01"),
+                      updated_at=t("2024-06-01")))
+    pa = partner_admin(server, admin, pid)
+    midnight = now - now % 86400000
+    yesterday, today, tomorrow = (day_of(midnight - 86400000), day_of(midnight),
+                                  day_of(midnight + 86400000))
+    joined(db, pid, *[midnight - 86400000 + 3600000 * (i + 1) for i in range(5)])
+    # Nothing yet today: today's row is there all the same, withheld.
+    query = f"period=day&from={yesterday}&to={tomorrow}"
+    body = run(server, pa, "signups_by_partner", query).json()
+    assert rows_by(body, "partner") == {(yesterday, "Echo"): {"signups": 5},
+                                        (today, "Echo"): {"signups": None}}, body
+    assert body["totals"] == {"signups": None} and body["withheld_below"] == 5
+    joined(db, pid, *[now - 1000 * (i + 1) for i in range(5)])
+    body = run(server, pa, "signups_by_partner", query).json()
+    assert rows_by(body, "partner") == {(yesterday, "Echo"): {"signups": 5},
+                                        (today, "Echo"): {"signups": None}}, body
+    assert body["totals"] == {"signups": None}
+    body = run(server, pa, "access_codes_by_partner", query).json()
+    assert rows_by(body, "partner") == {
+        (yesterday, "Echo"): {"created": 5, "redeemed": 5},
+        (today, "Echo"): {"created": None, "redeemed": None}}, body
+    assert body["totals"] == {"created": None, "redeemed": None}
+    # The week and the month holding today, and the days after it.
+    monday = midnight - ((midnight // 86400000 + 3) % 7) * 86400000
+    y, m = map(int, today[:7].split("-"))
+    for period, start, end, key in (
+            ("week", day_of(monday), day_of(monday + 7 * 86400000), day_of(monday)),
+            ("month", today[:7] + "-01", f"{y + m // 12}-{m % 12 + 1:02d}-01", today[:7]),
+            ("day", today, day_of(midnight + 3 * 86400000), today)):
+        body = run(server, pa, "signups_by_partner",
+                   f"period={period}&from={start}&to={end}").json()
+        assert rows_by(body, "partner") == {(key, "Echo"): {"signups": None}}, (period, body)
+        assert body["totals"] == {"signups": None}, (period, body)
+    # Ending at today's start: every day over, every count told.
+    body = run(server, pa, "signups_by_partner",
+               f"period=day&from={yesterday}&to={today}").json()
+    assert rows_by(body, "partner") == {(yesterday, "Echo"): {"signups": 5}}
+    assert body["totals"] == {"signups": 5}
+    # A file says so with the note.
+    r = run(server, pa, "signups_by_partner", query + "&format=csv")
+    assert r.status_code == 200 and NOTE in r.text.splitlines()[-1], r.text
+    # An admin naming Echo is told today's count as it is now.
+    body = run(server, admin, "signups_by_partner", query + f"&partner_id={pid}").json()
+    assert rows_by(body, "partner") == {(yesterday, "Echo"): {"signups": 5},
+                                        (today, "Echo"): {"signups": 5}}, body
+    assert body["totals"] == {"signups": 10}
+
+
+# --------------------------------------------------------------------------
+# Migration 0056 pending (a rolling upgrade, or undone): what reads
+# partner_access.deactivated_at waits for it, and says so.
+
+
+@pytest.mark.dialect
+def test_with_0056_undone_the_reports_reading_it_and_deactivating_a_partner_wait(
+        server, db, seeded):
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    server.stop()
+    undo_migration(db, "0056_partner_access_deactivated_at")
+    server.start(migrate=False)
+    of_alpha = RANGE + f"&partner_id={ids['alpha']}"
+    for who, name, query in ((alpha, "signups_by_partner", RANGE),
+                             (admin, "signups_by_partner", of_alpha),
+                             (admin, "course_progress", of_alpha)):
+        problem(run(server, who, name, query), 503, "MIGRATIONS_PENDING")
+    # Those that do not read it answer.
+    for who, name, query in ((alpha, "access_codes_by_partner", RANGE),
+                             (alpha, "therapy_bookings_by_partner", RANGE),
+                             (admin, "signups_by_partner", RANGE)):
+        r = run(server, who, name, query)
+        assert r.status_code == 200, (name, r.text)
+    # Deactivating a partner waits, and changes nothing meanwhile.
+    r = server.request("PATCH", f"/v1/partners/{ids['alpha']}", headers=hdr(admin),
+                       json={"is_active": False})
+    problem(r, 503, "MIGRATIONS_PENDING")
+    assert db.count("partners", f"id = '{ids['alpha']}' AND is_active = 1") == 1
+    assert db.count("partner_access", f"partner_id = '{ids['alpha']}' AND is_active = 0") == 0
+    # Renaming it does not need the column.
+    r = server.request("PATCH", f"/v1/partners/{ids['alpha']}", headers=hdr(admin),
+                       json={"name": "Alpha Two"})
+    assert r.status_code == 200, r.text
