@@ -164,86 +164,243 @@ migrations_for(int dialect, size_t *n)
 }
 
 /*
- * The next word of an SQL script from *p: letters, digits and _ (or a
- * double-quoted name, without its quotes), lower-cased into w; other
- * characters are words of one; "--" comments are skipped. 0 at the end.
+ * Reading a migration's SQL for the columns it adds (migration_adds_column):
+ * tokens of the script, as both dialects read it. Skipped: white space,
+ * "--" and (nested, as PostgreSQL reads them) slash-star comments, '...'
+ * strings ('' inside; E'...' with backslash escapes) and $tag$...$tag$
+ * bodies, so that no word inside one is taken for a statement's. A token
+ * is a word (letters, digits, _ and $ after the first: lower-cased), a
+ * "..." identifier ("" inside; kept as written: PostgreSQL tells "Users"
+ * from users), or one other character.
  */
-static size_t
-sql_word(const char **p, char *w, size_t len)
+enum sql_tok { SQL_END = 0, SQL_WORD, SQL_QUOTED, SQL_OTHER };
+
+#define SQL_WORD_CHAR(c)                                                       \
+	(((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') ||           \
+	    ((c) >= '0' && (c) <= '9') || (c) == '_' || (c) == '$')
+
+/* Past the white space, comments, strings and dollar-quoted bodies at s. */
+static const char *
+sql_skip(const char *s)
 {
-	const char *s = *p;
-	size_t	    n = 0;
+	const char *e;
+	size_t	    tag;
+	int	    depth, esc;
 
 	for (;;) {
-		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' ||
+		    *s == '\f' || *s == '\v')
 			s++;
-		if (s[0] != '-' || s[1] != '-')
-			break;
-		while (*s != '\0' && *s != '\n')
-			s++;
+		if (s[0] == '-' && s[1] == '-') {
+			while (*s != '\0' && *s != '\n')
+				s++;
+		} else if (s[0] == '/' && s[1] == '*') {
+			for (depth = 1, s += 2; *s != '\0' && depth > 0;) {
+				if (s[0] == '/' && s[1] == '*') {
+					depth++;
+					s += 2;
+				} else if (s[0] == '*' && s[1] == '/') {
+					depth--;
+					s += 2;
+				} else
+					s++;
+			}
+		} else if (*s == '\'' ||
+		    ((*s == 'e' || *s == 'E') && s[1] == '\'')) {
+			/* A string, '' inside it; an E'' one: \x too. */
+			esc = *s != '\'';
+			for (s += esc ? 2 : 1; *s != '\0'; s++) {
+				if (esc && *s == '\\' && s[1] != '\0')
+					s++;
+				else if (*s == '\'' && s[1] == '\'')
+					s++;
+				else if (*s == '\'')
+					break;
+			}
+			if (*s == '\'')
+				s++;
+		} else if (*s == '$') {
+			/* $$ or $tag$ (a tag is not a $1 parameter). */
+			for (tag = 1; s[tag] != '\0' && s[tag] != '$' &&
+			     SQL_WORD_CHAR(s[tag]) &&
+			     !(tag == 1 && s[tag] >= '0' && s[tag] <= '9');
+			     tag++)
+				;
+			if (s[tag] != '$')
+				return (s);
+			tag++; /* the opening, both $ */
+			for (e = s + tag; *e != '\0'; e++)
+				if (*e == '$' && strncmp(e, s, tag) == 0)
+					break;
+			s = *e != '\0' ? e + tag : e;
+		} else
+			return (s);
 	}
+}
+
+/*
+ * The next token of a script from *p into w (len bytes): its kind, or
+ * SQL_END at the end. A word or identifier too long for w is "" (no name
+ * is empty, so it matches none).
+ */
+static enum sql_tok
+sql_token(const char **p, char *w, size_t len)
+{
+	const char  *s = sql_skip(*p);
+	enum sql_tok kind;
+	size_t	     n = 0;
+	int	     over = 0;
+
 	if (*s == '\0') {
 		*p = s;
-		return (0);
+		w[0] = '\0';
+		return (SQL_END);
 	}
 	if (*s == '"') {
-		for (s++; *s != '\0' && *s != '"'; s++)
+		kind = SQL_QUOTED;
+		for (s++; *s != '\0'; s++) {
+			if (*s == '"' && s[1] != '"')
+				break;
+			if (*s == '"')
+				s++; /* "" is one " */
 			if (n + 1 < len)
 				w[n++] = *s;
+			else
+				over = 1;
+		}
 		if (*s == '"')
 			s++;
-	} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-	    (*s >= '0' && *s <= '9') || *s == '_') {
-		for (; (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		     (*s >= '0' && *s <= '9') || *s == '_';
-		     s++)
+	} else if (SQL_WORD_CHAR(*s) && *s != '$') {
+		kind = SQL_WORD;
+		for (; SQL_WORD_CHAR(*s); s++)
 			if (n + 1 < len)
 				w[n++] = (char)(*s >= 'A' && *s <= 'Z'
 					? *s - 'A' + 'a'
 					: *s);
-	} else
+			else
+				over = 1;
+	} else {
+		kind = SQL_OTHER;
 		w[n++] = *s++;
-	w[n] = '\0';
+	}
+	w[over ? 0 : n] = '\0';
 	*p = s;
-	return (n > 0 ? n : 1);
+	return (kind);
+}
+
+/* 1 if the next token from *p is the word kw (then past it), else 0. */
+static int
+sql_keyword(const char **p, const char *kw)
+{
+	const char *s = *p;
+	char	    w[16];
+
+	if (sql_token(&s, w, sizeof(w)) != SQL_WORD || strcmp(w, kw) != 0)
+		return (0);
+	*p = s;
+	return (1);
+}
+
+/* 1 if token w of kind names name: a word without regard to case, a
+ * quoted identifier exactly. */
+static int
+sql_names(enum sql_tok kind, const char *w, const char *name)
+{
+	if (kind == SQL_WORD)
+		return (w[0] != '\0' && strcasecmp(w, name) == 0);
+	return (kind == SQL_QUOTED && w[0] != '\0' && strcmp(w, name) == 0);
+}
+
+/*
+ * After ALTER at *p: TABLE [IF EXISTS] [ONLY] [schema.]table [*], then its
+ * actions, each ADD [COLUMN] [IF NOT EXISTS] column ... or another, up to
+ * the statement's end: 1 if one adds col to table.
+ */
+static int
+sql_alter_adds(const char *p, const char *table, const char *col)
+{
+	static const char *const not_column[] = { "constraint", "primary",
+		"unique", "check", "foreign", "exclude", NULL };
+	enum sql_tok		 kind;
+	const char		*s;
+	char			 w[128];
+	size_t			 i;
+	int			 depth, named;
+
+	if (!sql_keyword(&p, "table"))
+		return (0);
+	if (sql_keyword(&p, "if") && !sql_keyword(&p, "exists"))
+		return (0);
+	sql_keyword(&p, "only");
+	kind = sql_token(&p, w, sizeof(w));
+	named = sql_names(kind, w, table);
+	s = p;
+	/* A schema's name before it: public.users, "main"."users". */
+	if (kind != SQL_OTHER && sql_token(&s, w, sizeof(w)) == SQL_OTHER &&
+	    w[0] == '.') {
+		p = s;
+		kind = sql_token(&p, w, sizeof(w));
+		named = sql_names(kind, w, table);
+	}
+	if (!named)
+		return (0);
+	s = p;
+	if (sql_token(&s, w, sizeof(w)) == SQL_OTHER && w[0] == '*')
+		p = s;
+	for (;;) {
+		/* One action. */
+		if (sql_keyword(&p, "add")) {
+			s = p;
+			kind = sql_token(&s, w, sizeof(w));
+			if (kind == SQL_WORD && strcmp(w, "column") == 0)
+				p = s;
+			else
+				for (i = 0;
+				     kind == SQL_WORD && not_column[i] != NULL;
+				     i++)
+					if (strcmp(w, not_column[i]) == 0)
+						kind = SQL_END;
+			if (kind != SQL_END) {
+				s = p;
+				if (sql_keyword(&s, "if") &&
+				    sql_keyword(&s, "not") &&
+				    sql_keyword(&s, "exists"))
+					p = s;
+				kind = sql_token(&p, w, sizeof(w));
+				if (sql_names(kind, w, col))
+					return (1);
+			}
+		}
+		/* To its end: a comma between actions, or the statement's. */
+		for (depth = 0;;) {
+			kind = sql_token(&p, w, sizeof(w));
+			if (kind == SQL_END)
+				return (0);
+			if (kind != SQL_OTHER)
+				continue;
+			if (w[0] == '(')
+				depth++;
+			else if (w[0] == ')' && depth > 0)
+				depth--;
+			else if (w[0] == ';' && depth == 0)
+				return (0);
+			else if (w[0] == ',' && depth == 0)
+				break;
+		}
+	}
 }
 
 int
 migration_sql_adds_column(const char *sql, const char *table, const char *col)
 {
-	/* The statement's words after ALTER, matched in order; "?" words
-	 * may be left out, "=" is the table, "!" the column. */
-	static const char *const want[] = { "table", "?if", "?exists", "?only",
-		"=", "add", "?column", "?if", "?not", "?exists", "!", NULL };
-	char			 w[128];
-	const char		*p = sql, *q;
-	size_t			 i;
+	enum sql_tok kind;
+	const char  *p = sql;
+	char	     w[128];
 
-	while (sql_word(&p, w, sizeof(w)) > 0) {
-		if (strcmp(w, "alter") != 0)
-			continue;
-		q = p;
-		for (i = 0; want[i] != NULL; i++) {
-			const char *s = q;
-
-			if (sql_word(&s, w, sizeof(w)) == 0)
-				break;
-			if (want[i][0] == '?') {
-				if (strcmp(w, want[i] + 1) == 0)
-					q = s;
-				continue;
-			}
-			if (strcmp(want[i], "=") == 0
-				? strcasecmp(w, table) != 0
-				: strcmp(want[i], "!") == 0
-				? strcasecmp(w, col) != 0
-				: strcmp(w, want[i]) != 0)
-				break;
-			q = s;
-		}
-		if (want[i] == NULL)
+	while ((kind = sql_token(&p, w, sizeof(w))) != SQL_END)
+		if (kind == SQL_WORD && strcmp(w, "alter") == 0 &&
+		    sql_alter_adds(p, table, col))
 			return (1);
-	}
 	return (0);
 }
 

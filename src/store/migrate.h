@@ -52,10 +52,12 @@ int migrate_applied(struct store *, const char *name);
 
 /*
  * 1 when the up script of migration number num ("0053_...") of dialect adds
- * column col to table (ALTER TABLE [IF EXISTS] [ONLY] table ADD [COLUMN]
- * [IF NOT EXISTS] col, any case and spacing, comments skipped); 0 when it
- * does not or there is no such migration. For a resource field a later
- * migration adds (resource.c): its number is checked against the SQL.
+ * column col to table (ALTER TABLE [IF EXISTS] [ONLY] [schema.]table
+ * [*] ADD [COLUMN] [IF NOT EXISTS] col, any of the ADDs of one ALTER, any
+ * case and spacing; a "quoted" name compared as written; comments,
+ * '...' strings and $tag$ bodies skipped); 0 when it does not or there is
+ * no such migration. For a resource field a later migration adds
+ * (resource.c): its number is checked against the SQL.
  */
 int migration_adds_column(
     int dialect, int num, const char *table, const char *col);

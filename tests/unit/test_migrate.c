@@ -356,7 +356,7 @@ a_migration_is_read_for_the_columns_it_adds(void **state)
 	    "time_zone"));
 	assert_true(migration_sql_adds_column(
 	    "-- a comment: alter table x add y\n"
-	    "alter  table\n IF EXISTS ONLY \"Users\"\tadd column if not "
+	    "alter  table\n IF EXISTS ONLY \"users\"\tadd column if not "
 	    "exists \"time_zone\" text",
 	    "users", "time_zone"));
 	assert_true(migration_sql_adds_column(
@@ -375,6 +375,121 @@ a_migration_is_read_for_the_columns_it_adds(void **state)
 	    "ALTER TABLE users DROP COLUMN time_zone", "users", "time_zone"));
 	assert_false(migration_sql_adds_column("ALTER", "users", "time_zone"));
 	assert_false(migration_sql_adds_column("", "users", "time_zone"));
+	/* A quoted identifier is its text as written ("" one "): PostgreSQL
+	 * tells "Users" from users. */
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE \"Users\" ADD time_zone TEXT", "users", "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE \"users\" ADD \"time_zone\" TEXT", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE \"users\"\"\" ADD time_zone TEXT", "users",
+	    "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE \"a\"\"b\" ADD time_zone TEXT", "a\"b", "time_zone"));
+}
+
+/* What is not a statement's words: strings, comments, dollar bodies. */
+static void
+a_migration_is_read_past_strings_comments_and_bodies(void **state)
+{
+	(void)state;
+	/* '...' strings ('' inside), E'...' with \' inside. */
+	assert_false(migration_sql_adds_column(
+	    "SELECT 'ALTER TABLE users ADD COLUMN time_zone TEXT'", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "SELECT 'it''s ALTER TABLE users ADD time_zone x'", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "SELECT E'it\\'s ALTER TABLE users ADD time_zone x'", "users",
+	    "time_zone"));
+	/* A string ends where it ends: the statement after it counts. */
+	assert_true(migration_sql_adds_column(
+	    "INSERT INTO t VALUES ('a''b', E'c\\'d');\n"
+	    "ALTER TABLE users ADD COLUMN time_zone TEXT",
+	    "users", "time_zone"));
+	/* A default naming another ADD is not an action. */
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE users ADD COLUMN note TEXT DEFAULT ', ADD time_zone'",
+	    "users", "time_zone"));
+	/* Comments: --, slash-star (nested, as PostgreSQL reads them). */
+	assert_false(migration_sql_adds_column(
+	    "/* ALTER TABLE users ADD COLUMN time_zone TEXT */ SELECT 1",
+	    "users", "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "/* a /* b */ ALTER TABLE users ADD time_zone TEXT */", "users",
+	    "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "ALTER /* x */ TABLE -- y\n users /* z */ ADD /**/ time_zone TEXT",
+	    "users", "time_zone"));
+	/* $$ and $tag$ bodies (a function's), not $1. */
+	assert_false(migration_sql_adds_column(
+	    "CREATE FUNCTION f() RETURNS void AS $$ ALTER TABLE users ADD "
+	    "time_zone TEXT; $$ LANGUAGE sql",
+	    "users", "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "DO $body$ BEGIN ALTER TABLE users ADD time_zone TEXT; END "
+	    "$body$",
+	    "users", "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "DO $a$ SELECT $$x$$ $a$; ALTER TABLE users ADD time_zone TEXT",
+	    "users", "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "PREPARE p AS SELECT $1; ALTER TABLE users ADD time_zone TEXT",
+	    "users", "time_zone"));
+}
+
+/* Tables named with their schema; every ADD of an ALTER with several. */
+static void
+a_migration_is_read_for_every_add_of_a_qualified_table(void **state)
+{
+	(void)state;
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE public.users ADD COLUMN time_zone TEXT", "users",
+	    "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE IF EXISTS ONLY \"main\" . \"users\" ADD time_zone "
+	    "TEXT",
+	    "users", "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE users.partners ADD COLUMN time_zone TEXT", "users",
+	    "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE users ADD COLUMN a NUMERIC(10, 2) DEFAULT 0, "
+	    "ADD CONSTRAINT c CHECK (a IN (1, 2)), DROP COLUMN z, "
+	    "ADD b TEXT, ADD COLUMN IF NOT EXISTS time_zone TEXT;",
+	    "users", "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE users ADD a TEXT, ADD time_zone TEXT", "users", "a"));
+	/* ADD CONSTRAINT time_zone is no column; a statement ends at ;. */
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE users ADD CONSTRAINT time_zone UNIQUE (x)", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE users ADD a TEXT; SELECT 1, ADD time_zone", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE partners ADD a TEXT, ADD time_zone TEXT", "users",
+	    "time_zone"));
+	/* A name longer than any is none. */
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE users ADD time_zone_"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx "
+	    "TEXT",
+	    "users", "time_zone"));
+	/* The embedded ones: 0056 adds partner_access.deactivated_at. */
+	assert_true(migration_adds_column(
+	    STORE_POSTGRES, 56, "partner_access", "deactivated_at"));
+	assert_true(migration_adds_column(
+	    STORE_SQLITE, 56, "partner_access", "deactivated_at"));
+}
+
+static void
+embedded_since_columns_are_found(void **state)
+{
+	(void)state;
 	/* The embedded ones: 0053 adds users.time_zone on both. */
 	assert_true(
 	    migration_adds_column(STORE_SQLITE, 53, "users", "time_zone"));
@@ -394,6 +509,11 @@ main(void)
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(embedded_migrations_are_found_and_sorted),
 		cmocka_unit_test(a_migration_is_read_for_the_columns_it_adds),
+		cmocka_unit_test(
+		    a_migration_is_read_past_strings_comments_and_bodies),
+		cmocka_unit_test(
+		    a_migration_is_read_for_every_add_of_a_qualified_table),
+		cmocka_unit_test(embedded_since_columns_are_found),
 	};
 	const struct CMUnitTest db[] = {
 		cmocka_unit_test(foundation_goes_up_and_down),
