@@ -66,6 +66,7 @@
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 #define EXPORT_ROWS_MAX 10000 /* per section; "truncated" says when hit */
@@ -533,7 +534,11 @@ erase_in(struct tx *tx, struct erase *e)
 	int64_t	     now = e->at;
 	int	     rc, was_admin = 0;
 
-	if ((rc = people_user_lock(tx, e->user_id)) != OK)
+	/* No migration until it ends (resource_erase_owned goes by the
+	 * applied ones), taken before any write: a migration waiting for a
+	 * table written here would deadlock with it. */
+	if ((rc = migrate_lock_shared(tx)) != OK ||
+	    (rc = people_user_lock(tx, e->user_id)) != OK)
 		return (rc);
 	st = store_prepare(tx,
 	    "SELECT email_index, role FROM users WHERE id = ? "

@@ -39,6 +39,7 @@
 #include "core/util.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 #define GDPR_SQL_MAX (16 * 1024) /* bytes of a statement made here */
@@ -200,8 +201,11 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 	buf_init(&sql, GDPR_SQL_MAX);
 	now = time_now_ms();
 	/* Read now, not the cache: a column added since it was read is
-	 * erased too. */
-	if ((rc = schema_set_read(tx, &applied)) != OK) {
+	 * erased too; and no migration adds one until tx ends (on
+	 * PostgreSQL under READ COMMITTED one committing just after the read
+	 * would). The caller took it first, before writing (a no-op then). */
+	if ((rc = migrate_lock_shared(tx)) != OK ||
+	    (rc = schema_set_read(tx, &applied)) != OK) {
 		buf_free(&sql);
 		return (rc);
 	}

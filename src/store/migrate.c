@@ -20,6 +20,9 @@
 #include "store/store.h"
 
 #define MIGRATE_LOCK_SQL "SELECT pg_advisory_xact_lock(7262917388)"
+/* The same lock's shared form (migrate_lock_shared). */
+#define MIGRATE_LOCK_SHARED_SQL                                                \
+	"SELECT pg_advisory_xact_lock_shared(7262917388)"
 /* clang-format off */
 #define MIGRATE_TABLE_SQL \
 	"CREATE TABLE IF NOT EXISTS schema_migrations (" \
@@ -426,6 +429,16 @@ migrate_lock(struct tx *tx)
 	if (store_tx_dialect(tx) != STORE_POSTGRES)
 		return (OK);
 	return (store_exec(tx, MIGRATE_LOCK_SQL));
+}
+
+int
+migrate_lock_shared(struct tx *tx)
+{
+	/* SQLite: a write transaction (BEGIN IMMEDIATE) already keeps every
+	 * migration (each a write transaction) out until it ends. */
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);
+	return (store_exec(tx, MIGRATE_LOCK_SHARED_SQL));
 }
 
 static int

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 struct store;
+struct tx;
 
 struct migration {
 	const char *name; /* "0001_foundation" */
@@ -24,6 +25,17 @@ const struct migration *migrations_for(int dialect, size_t *n);
 
 /* Apply every pending migration as one new batch; *applied gets the count. */
 int migrate_up(struct store *, int *applied);
+/*
+ * Keep migrations out until tx ends: on PostgreSQL the shared form of the
+ * advisory lock each migration's transaction takes (waiting for one being
+ * applied to commit); on SQLite nothing to do in a write transaction,
+ * which migrations' write transactions already wait for. For a
+ * transaction that reads which migrations are applied and goes by it
+ * (erasure: a column added after the read would not be erased). Take it
+ * before writing: a migration waiting for a table the transaction has
+ * written to would deadlock with it.
+ */
+int migrate_lock_shared(struct tx *);
 /* Roll back the newest batch, newest first; *reverted gets the count. */
 int migrate_down(struct store *, int *reverted);
 /* An applied migration: its name and the batch that applied it. */

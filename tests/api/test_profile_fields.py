@@ -202,3 +202,60 @@ def test_erasure_right_after_0053_is_applied_clears_its_column(start_server, db)
     assert r.status_code in (200, 204), r.text
     assert db.scalar(f"SELECT count(*) FROM users WHERE id = '{gone['id']}' "
                      "AND time_zone IS NOT NULL") == "0"
+
+
+@pytest.mark.dialect
+def test_erasure_waits_for_a_migration_being_applied(start_server, db):
+    """Erasure goes by the migrations applied when it reads them: one
+    committing after that read (PostgreSQL, READ COMMITTED) could add a
+    column, and fill it, that the erasure does not clear. So erasure
+    keeps migrations out while it runs: with a migrator holding the
+    migration lock (PostgreSQL's advisory lock; SQLite's write lock), the
+    erasure waits for it; 0053 applied meanwhile, a time zone set by its
+    backfill, erasing clears it once the migration commits."""
+    import sqlite3
+    import threading
+
+    server = start_server(db=db)
+    gone = person(server, "gone")
+    server.stop()
+    undo_migration(db, "0053_brand_colour_time_zone")
+    server.start(migrate=False)
+    up = (ROOT / "migrations" / db.kind / "0053_brand_colour_time_zone.up.sql").read_text()
+    up = "\n".join(line for line in up.splitlines() if not line.startswith("--"))
+    steps = [x.strip() for x in up.split(";") if x.strip()]
+    steps += ["INSERT INTO schema_migrations (name, batch, applied_at) VALUES "
+              "('0053_brand_colour_time_zone', 999, 0)",
+              f"UPDATE users SET time_zone = 'Europe/Paris' WHERE id = '{gone['id']}'"]
+    if db.kind == "sqlite":
+        con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg2
+        con = psycopg2.connect(db.url, connect_timeout=10)
+        con.cursor().execute("SELECT pg_advisory_xact_lock(7262917388)")
+    answer = {}
+
+    def erase():
+        answer["r"] = server.request("DELETE", "/v1/me", headers=hdr(gone),
+                                     json={"password": PASSWORD})
+
+    eraser = threading.Thread(target=erase)
+    try:
+        eraser.start()
+        eraser.join(1.5)
+        assert eraser.is_alive(), answer["r"].text  # waiting for the migration
+        if db.kind == "postgres":
+            assert db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                             "AND mode = 'ShareLock' AND NOT granted") == "1"
+        cur = con.cursor()
+        for sql in steps:
+            cur.execute(sql)
+        con.commit() if db.kind == "postgres" else con.execute("COMMIT")
+    finally:
+        con.close()
+        eraser.join(30)
+    assert answer["r"].status_code in (200, 204), answer["r"].text
+    assert db.scalar(f"SELECT count(*) FROM users WHERE id = '{gone['id']}' "
+                     "AND time_zone IS NOT NULL") == "0"
+    assert db.count("users", f"id = '{gone['id']}' AND deleted_at IS NOT NULL") == 1
