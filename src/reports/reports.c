@@ -243,8 +243,9 @@ static const char api_run[] =
     "unknown_partner and a partner admin's from or to not_aligned), "
     "REPORT_TOO_LARGE (past report_max_rows rows) or "
     "RESULT_TOO_LARGE (past report_run_max_bytes bytes)\",\"503\":"
-    "\"MIGRATIONS_PENDING: a partner's sign-ups or course progress "
-    "wait for migration 0056\"}}";
+    "\"the slow pool is full: try again after Retry-After; or "
+    "MIGRATIONS_PENDING: a partner's sign-ups or course progress wait "
+    "for migration 0056\"}}";
 /* clang-format on */
 
 /* GET /v1/reports: the catalogue (report_entry). */

@@ -51528,7 +51528,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING: a partner's sign-ups or course progress wait for migration 0056 */
+            /** @description the slow pool is full: try again after Retry-After; or MIGRATIONS_PENDING: a partner's sign-ups or course progress wait for migration 0056 */
             503: {
                 headers: {
                     [name: string]: unknown;
