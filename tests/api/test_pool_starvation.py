@@ -320,9 +320,11 @@ def test_a_connect_timeout_from_the_environment_or_a_service_file_is_kept(
 def test_a_connection_lost_under_the_pool_is_no_pending_migration(start_server, db):
     """The one pooled connection is cut and no new one can be made (the
     relay gone: connections refused). A role PUT then fails 503 UNAVAILABLE,
-    never 503 MIGRATIONS_PENDING (before: the pool's failed check or connect
-    was ERR_UNAVAILABLE, which the role change reads as migration 0023
-    pending); /readyz says DATABASE_UNREACHABLE."""
+    never 503 MIGRATIONS_PENDING; /readyz says DATABASE_UNREACHABLE. A guard
+    only: here the request's authentication meets the loss before the role
+    change does, so it passed before too; the pool's own answer (ERR_DB, not
+    ERR_UNAVAILABLE, which the role change read as migration 0023 pending)
+    is tests/unit/test_store.c's a_connection_not_had_is_a_failed_statement."""
     u = urlsplit(db.url)
     relay = SilentRelay(u.hostname, u.port)
     try:
