@@ -307,8 +307,8 @@ an_unreadable_ledger_is_no_pending_migration(void **state)
 {
 	struct store *s = db_open(state);
 
-	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS schema_migrations"),
-	    OK);
+	assert_int_equal(
+	    db_exec(s, "DROP TABLE IF EXISTS schema_migrations"), OK);
 	assert_int_equal(migrate_current_list(s, good, 3), ERR_UNAVAILABLE);
 	assert_int_equal(
 	    db_exec(s, "CREATE TABLE schema_migrations (other TEXT)"), OK);

@@ -1280,14 +1280,14 @@ db_exec_alone(struct store *s, const char *sql)
 static void
 a_connection_not_had_is_a_failed_statement(void **state)
 {
-	struct backend *be = *state;
+	struct backend	 *be = *state;
 	struct store_opts o = { 1, 1, 2000, 0 };
-	struct store   *admin, *s;
-	struct tx      *tx = NULL;
-	struct job	job;
-	const char     *base = getenv("CAREBASE_TEST_PG_URL"), *err, *at, *q;
-	char		url[600], sql[160], why[JOB_ERR_LEN] = "";
-	int64_t		pid;
+	struct store	 *admin, *s;
+	struct tx	 *tx = NULL;
+	struct job	  job;
+	const char	 *base = getenv("CAREBASE_TEST_PG_URL"), *err, *at, *q;
+	char		  url[600], sql[160], why[JOB_ERR_LEN] = "";
+	int64_t		  pid;
 
 	if (be->dialect != STORE_POSTGRES)
 		skip();
@@ -1304,8 +1304,9 @@ a_connection_not_had_is_a_failed_statement(void **state)
 	    db_exec_alone(admin, "CREATE DATABASE carebase_unit_gone"), OK);
 	assert_int_equal(store_open(url, &o, &s, &err), OK);
 	pid = db_count(s, "SELECT pg_backend_pid()");
-	assert_int_equal(db_exec(admin, "ALTER DATABASE carebase_unit_gone "
-					"ALLOW_CONNECTIONS false"),
+	assert_int_equal(db_exec(admin,
+			     "ALTER DATABASE carebase_unit_gone "
+			     "ALLOW_CONNECTIONS false"),
 	    OK);
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
 	    (long long)pid);
