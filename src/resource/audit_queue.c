@@ -347,6 +347,7 @@ audit_queue_stop(void)
 	q_started = 0;
 	q_fails = 0;
 	q_db = NULL;
+	q_batch.unknown = 0; /* its rows are gone, written or lost */
 	pthread_mutex_unlock(&q_mu);
 }
 
