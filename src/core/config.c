@@ -83,8 +83,9 @@ static const struct config_entry config_table[] = {
 	{ "db_wait_timeout_ms", CT_INT, S(db_wait_timeout_ms), "35000", 100,
 	    3600000, NULL, 0,
 	    "PostgreSQL: the longest wait for a statement's answer (the "
-	    "server's statement_timeout is 30 s); past it 503 UNAVAILABLE "
-	    "and the connection is closed" },
+	    "server's statement_timeout is 30 s, or 6/7 of this below 35 "
+	    "s, so the server ends a slow statement first); past it 503 "
+	    "UNAVAILABLE and the connection is closed" },
 	{ "audit_flush_ms", CT_INT, S(audit_flush_ms), "10", 1, 1000, NULL, 0,
 	    "the audit rows of reads (health data, exports) are written in "
 	    "batches this long after the first; a crash loses at most these "

@@ -561,7 +561,7 @@ problem_vset(struct request *req, int rc, const char *code, json_t *extra,
 	char	    detail[512], type[128];
 	const char *c;
 	size_t	    i, n;
-	int	    status;
+	int	    status, lost = 0;
 
 	/* No request: a rule refused a row made outside one (the demo
 	 * seed through resource_create); the status the caller returns
@@ -572,14 +572,28 @@ problem_vset(struct request *req, int rc, const char *code, json_t *extra,
 	}
 	/* A failure that came of the database server's silence is told as
 	 * such, whatever the handler made of it (store_lost_take). */
-	if (err_http_status(rc) == 500 && store_lost_take()) {
+	if (err_http_status(rc) == 500 && (lost = store_lost_take()) != 0) {
 		rc = ERR_UNAVAILABLE;
 		code = NULL;
 	}
 	status = err_http_status(rc);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	c = code != NULL ? code : err_code(rc);
-	if (status >= 500) {
+	if (lost == STORE_LOST_COMMIT) {
+		/* A write's COMMIT went and its answer never came: it may
+		 * have been applied. Not a plain 503 (no Retry-After), which
+		 * a client may take to repeat a write that is not
+		 * idempotent. */
+		c = "COMMIT_OUTCOME_UNKNOWN";
+		snprintf(detail, sizeof(detail), "%s",
+		    "The database server stopped answering as the change "
+		    "was committed: it may have been applied. Read it back "
+		    "before trying again.");
+		json_decref(extra);
+		extra = NULL;
+		snprintf(type, sizeof(type), "%s%s", PROBLEM_BASE,
+		    "commit_outcome_unknown");
+	} else if (status >= 500) {
 		/* Never leak internals: the detail goes to the debug log only. */
 		log_debug("event=problem id=%s code=%s", req->id, c);
 		snprintf(detail, sizeof(detail), "%s",

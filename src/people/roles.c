@@ -58,6 +58,7 @@ struct role_change {
 	json_t		       *unknown;  /* indices of want not known */
 	json_t		       *refused;  /* [index, PERM_*] not grantable */
 	json_t		       *added, *removed;
+	int pending; /* migration 0023 not applied (asked: role_set_tx) */
 };
 
 static int  role_load(struct tx *, const char *name, json_t **out);
@@ -244,8 +245,10 @@ role_set_tx(struct tx *tx, void *arg)
 	int		    rc, staff, why;
 
 	change_reset(c);
-	if ((rc = resource_perms_ready(tx)) != OK ||
-	    (rc = store_xact_lock(tx, "people.roles")) != OK ||
+	/* Pending only when the catalog says so: a failed read is a
+	 * failure (503 when the server was lost), never "migrate". */
+	c->pending = (rc = resource_perms_ready(tx)) == ERR_UNAVAILABLE;
+	if (rc != OK || (rc = store_xact_lock(tx, "people.roles")) != OK ||
 	    (rc = role_load(tx, c->name, &old)) != OK)
 		goto out;
 	resource_etag_row(old, etag);
@@ -544,6 +547,8 @@ change_answer(struct request *req, struct role_change *c, int rc)
 		    ROLES_UPDATE);
 		return;
 	case ERR_UNAVAILABLE:
+		if (!c->pending)
+			break;
 		http_problem(req, rc, "MIGRATIONS_PENDING",
 		    "Roles cannot be changed until migration 0023 is applied: "
 		    "run `carebase migrate`.");
@@ -703,6 +708,8 @@ cli_set(struct store *db, int argc, char **argv)
 		    ROLES_UPDATE);
 		break;
 	case ERR_UNAVAILABLE:
+		if (!c.pending)
+			goto failed;
 		fprintf(stderr,
 		    "carebase: roles set: migrations are pending (0023): run "
 		    "carebase migrate\n");
@@ -728,6 +735,7 @@ cli_set(struct store *db, int argc, char **argv)
 		}
 		break;
 	default:
+failed:
 		fprintf(stderr, "carebase: roles set: %s\n", err_code(rc));
 		break;
 	}

@@ -290,7 +290,7 @@ row_append(struct tx *tx, const struct principal *who, struct request *req,
 
 	if ((rc = audit_prepare(tx, who, req, action, entity_type, entity_id,
 		 changes, stranger, &p)) == OK)
-		rc = audit_chain(tx, &p, 1);
+		rc = audit_chain(tx, &p, 1, NULL, NULL);
 	free(p);
 	return (rc);
 }
@@ -407,8 +407,54 @@ out:
 	return (rc);
 }
 
+/* The chain's lock (PostgreSQL: processes sharing the database append
+ * one at a time; SQLite's write transaction has it already). */
+static int
+chain_lock(struct tx *tx)
+{
+	struct stmt *st;
+	int	     rc;
+
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);
+	st = store_prepare(tx, "SELECT pg_advisory_xact_lock(?)");
+	store_bind_int64(st, 1, AUDIT_LOCK_KEY);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
+}
+
 int
-audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n)
+audit_chain_holds(struct tx *tx, int64_t seq, const char *hash, int *landed)
+{
+	struct stmt *st;
+	const char  *h;
+	int	     rc;
+
+	*landed = 0;
+	if ((rc = chain_lock(tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT hash FROM audit_log WHERE seq = ?");
+	store_bind_int64(st, 1, seq);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		/* A hash covers its row and the chain before it: the same
+		 * hash at the same place is the same rows. */
+		h = store_col_text(st, 0);
+		*landed = h != NULL && strcmp(h, hash) == 0;
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = OK;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+int
+audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
+    int64_t *end_seq, char end_hash[AUDIT_HASH_LEN])
 {
 	struct audit_row r;
 	struct stmt	*st;
@@ -418,14 +464,8 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n)
 	size_t		 i;
 	int		 rc;
 
-	if (store_tx_dialect(tx) == STORE_POSTGRES) {
-		st = store_prepare(tx, "SELECT pg_advisory_xact_lock(?)");
-		store_bind_int64(st, 1, AUDIT_LOCK_KEY);
-		rc = store_step(st);
-		store_finalize(st);
-		if (rc != STORE_ROW)
-			return (rc == STORE_DONE ? ERR_DB : rc);
-	}
+	if ((rc = chain_lock(tx)) != OK)
+		return (rc);
 	memcpy(prev, genesis, sizeof(prev));
 	st = store_prepare(tx,
 	    "SELECT seq, hash FROM audit_log "
@@ -490,6 +530,10 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n)
 			 * retrying the transaction helps. */
 			rc = ERR_BUSY;
 		memcpy(prev, hash, AUDIT_HASH_LEN);
+	}
+	if (rc == OK && end_seq != NULL) {
+		*end_seq = last;
+		memcpy(end_hash, prev, AUDIT_HASH_LEN);
 	}
 	return (rc);
 }

@@ -44,7 +44,13 @@ int audit_prepare(struct tx *, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes, int stranger, struct audit_pending **out);
 /* Append rows[0..n) at the chain's end, in order, in tx (a write
- * transaction); serialised as audit_append is. */
-int audit_chain(struct tx *, struct audit_pending *const *rows, size_t n);
+ * transaction); serialised as audit_append is. The last row's seq and
+ * hash into *end_seq and end_hash unless end_seq is NULL. */
+int audit_chain(struct tx *, struct audit_pending *const *rows, size_t n,
+    int64_t *end_seq, char end_hash[AUDIT_HASH_LEN]);
+/* *landed 1 when the chain's row seq has hash (rows appended by a
+ * transaction whose COMMIT went unanswered are there), else 0; under
+ * the chain's lock, as audit_chain. */
+int audit_chain_holds(struct tx *, int64_t seq, const char *hash, int *landed);
 
 #endif

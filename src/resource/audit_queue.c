@@ -73,9 +73,24 @@
 #define AUDIT_FAIL_MAX_DEFAULT	    3
 #define AUDIT_QUEUE_AGE_MS_DEFAULT  5000
 
+/*
+ * A batch whose COMMIT went unanswered (the server or the path to it
+ * fell silent, store_lost_take: STORE_LOST_COMMIT) may be in the chain
+ * all the same: appended again it would fail for ever on its rows' ids
+ * (unique), the writer behind and every audited read refused, or with
+ * other ids stand twice. So the same rows are tried again (unknown),
+ * and the next try first asks whether the chain holds the batch's last
+ * row, by its seq and hash (audit_chain_holds): if so it landed, and is
+ * dropped from the queue as written; else it is appended.
+ */
 struct batch {
 	struct audit_pending *rows[AUDIT_BATCH_MAX];
 	size_t		      n;
+	int		      unknown; /* rows[0..n) may have landed as: */
+	int64_t		      seq;     /* the last row's seq */
+	char		      hash[AUDIT_HASH_LEN]; /* and hash */
+	int64_t		      try_seq; /* this try's, if it is unknown */
+	char		      try_hash[AUDIT_HASH_LEN];
 };
 
 static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -332,15 +347,26 @@ audit_queue_stop(void)
 	q_started = 0;
 	q_fails = 0;
 	q_db = NULL;
+	q_batch.unknown = 0; /* its rows are gone, written or lost */
 	pthread_mutex_unlock(&q_mu);
 }
 
 static int
 flush_tx(struct tx *tx, void *arg)
 {
-	const struct batch *b = arg;
+	struct batch *b = arg;
+	int	      rc, landed = 0;
 
-	return (audit_chain(tx, b->rows, b->n));
+	b->try_seq = 0;
+	if (b->unknown &&
+	    ((rc = audit_chain_holds(tx, b->seq, b->hash, &landed)) != OK ||
+		landed)) {
+		if (landed)
+			log_warn("event=audit_batch_landed rows=%zu seq=%lld",
+			    b->n, (long long)b->seq);
+		return (rc);
+	}
+	return (audit_chain(tx, b->rows, b->n, &b->try_seq, b->try_hash));
 }
 
 static void *
@@ -368,12 +394,27 @@ writer_main(void *arg)
 			    ETIMEDOUT)
 				break;
 		q_hurry = 0;
-		for (q_batch.n = 0, p = q_head;
-		     p != NULL && q_batch.n < AUDIT_BATCH_MAX; p = p->next)
+		/* After an unknown outcome the same rows again, no more:
+		 * they are what may have landed (still the queue's head). */
+		for (k = q_batch.unknown ? q_batch.n : AUDIT_BATCH_MAX,
+		    q_batch.n = 0, p = q_head;
+		     p != NULL && q_batch.n < k; p = p->next)
 			q_batch.rows[q_batch.n++] = p;
 		pthread_mutex_unlock(&q_mu);
 
+		(void)store_lost_take(); /* not this try's */
 		rc = store_run(db, STORE_TX_WRITE, flush_tx, &q_batch);
+		if (rc == OK)
+			q_batch.unknown = 0;
+		else if (store_lost_take() == STORE_LOST_COMMIT &&
+		    q_batch.try_seq > 0) {
+			/* This try's rows may have landed: they are the
+			 * ones to look for next (any earlier did not). */
+			q_batch.unknown = 1;
+			q_batch.seq = q_batch.try_seq;
+			memcpy(q_batch.hash, q_batch.try_hash,
+			    sizeof(q_batch.hash));
+		}
 
 		pthread_mutex_lock(&q_mu);
 		if (rc == OK) {

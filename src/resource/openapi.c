@@ -510,6 +510,9 @@ static const struct {
 	    "busy, or under maintenance: try again after Retry-After" },
 	{ "503", "MAINTENANCE_MODE", NULL },
 	{ "503", "PERMISSIONS_UNAVAILABLE", NULL, 1 },
+	/* A write's COMMIT unanswered: it may have been applied, read it
+	 * back before trying again (src/http/response.c). */
+	{ "503", "COMMIT_OUTCOME_UNKNOWN", NULL },
 	{ "505", "HTTP_VERSION_NOT_SUPPORTED",
 	    "only HTTP/1.0 and HTTP/1.1 are served" }, /* mhd_answers.c */
 };

@@ -813,7 +813,7 @@ migrate_current_list(struct store *s, const struct migration *list, size_t n)
 	struct stmt *st;
 	const char  *name;
 	size_t	     i = 0;
-	int	     rc, step;
+	int	     rc, step, ledger = 0;
 
 	/*
 	 * Read-only, one transaction: /readyz calls this on every probe and
@@ -822,6 +822,14 @@ migrate_current_list(struct store *s, const struct migration *list, size_t n)
 	 */
 	if ((rc = store_tx_begin(s, STORE_TX_READ, &tx)) != OK)
 		return (ERR_DB);
+	/* No schema_migrations yet means nothing is applied: asked of the
+	 * catalog, so a failed read (a server gone silent) is never taken
+	 * for a database not migrated. */
+	if ((rc = store_table_exists(tx, "schema_migrations", &ledger)) != OK ||
+	    !ledger) {
+		store_tx_rollback(tx);
+		return (rc != OK ? ERR_DB : n == 0 ? OK : ERR_UNAVAILABLE);
+	}
 	st = store_prepare(
 	    tx, "SELECT name FROM schema_migrations ORDER BY name");
 	while ((step = store_step(st)) == STORE_ROW) {
@@ -836,8 +844,7 @@ migrate_current_list(struct store *s, const struct migration *list, size_t n)
 	store_finalize(st);
 	store_tx_rollback(tx);
 	if (step != STORE_ROW && step != STORE_DONE)
-		/* No schema_migrations yet means nothing is applied. */
-		return (store_ping(s) == OK ? ERR_UNAVAILABLE : ERR_DB);
+		return (ERR_DB);
 	return (i == n ? OK : ERR_UNAVAILABLE);
 }
 

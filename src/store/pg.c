@@ -39,8 +39,10 @@
 
 /* clang-format off */
 #define PG_SESSION_SETUP \
-	"SET TIME ZONE 'UTC'; SET statement_timeout = 30000; SET bytea_output = 'hex'"
+	"SET TIME ZONE 'UTC'; SET statement_timeout = %d; SET bytea_output = 'hex'"
 /* clang-format on */
+/* The server's own bound on a statement (ms), below db_wait_timeout_ms. */
+#define PG_STATEMENT_TIMEOUT_MS 30000
 
 /*
  * A connection's TCP settings (the pool's and the listener's), unless
@@ -276,7 +278,7 @@ pg_await(struct conn *c, int64_t deadline, const char *what)
 			return (OK);
 	}
 	c->broken = 1;
-	store_lost_set();
+	store_lost_set(STORE_LOST_WAIT);
 	if (what != NULL)
 		log_warn("event=db_wait_timeout db=postgres op=%s ms=%d", what,
 		    c->store->opts.wait_timeout_ms);
@@ -351,9 +353,30 @@ pg_simple(struct conn *c, const char *sql, const char *what)
 static int
 pg_session(struct conn *c)
 {
+	char sql[128];
+
 	if (PQsetnonblocking(PCONN(c)->pg, 1) != 0)
 		return (pg_result_status(c, NULL, "setup"));
-	return (pg_simple(c, PG_SESSION_SETUP, "setup"));
+	snprintf(sql, sizeof(sql), PG_SESSION_SETUP,
+	    pg_statement_timeout(c->store->opts.wait_timeout_ms));
+	return (pg_simple(c, sql, "setup"));
+}
+
+/*
+ * The statement_timeout a connection gets for a wait of wait_ms
+ * (db_wait_timeout_ms): 30 s, or 6/7 of the wait when that is less (35 s
+ * and up: 30 s). The server ends a slow statement and answers before
+ * the wait runs out, so a slow statement fails alone and its connection
+ * is kept; a wait at or below the server's bound would give a good
+ * connection up as silent (pg_await) first.
+ */
+int
+pg_statement_timeout(int wait_ms)
+{
+	int ms = wait_ms - wait_ms / 7;
+
+	return (ms < PG_STATEMENT_TIMEOUT_MS ? (ms > 0 ? ms : 1)
+					     : PG_STATEMENT_TIMEOUT_MS);
 }
 
 /*
@@ -468,19 +491,20 @@ pg_conn_check(struct conn *c)
 
 	pg_end_wait(c);
 	PCONN(c)->begin[0] = '\0';
+	/* ERR_DB, a failed statement to the borrower, as pool_get says. */
 	if (c->broken && PQstatus(pg) == CONNECTION_OK)
-		return (ERR_UNAVAILABLE);
+		return (ERR_DB);
 	if (PQstatus(pg) == CONNECTION_OK) {
 		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
 			pg_simple(c, "ROLLBACK", "rollback");
 		/* A ROLLBACK not answered in time (pg_await) broke it. */
-		return (c->broken ? ERR_UNAVAILABLE : OK);
+		return (c->broken ? ERR_DB : OK);
 	}
 	log_warn("event=db_reconnect db=postgres");
 	store_conn_clear_cache(c);
 	PQreset(pg);
 	if (PQstatus(pg) != CONNECTION_OK)
-		return (ERR_UNAVAILABLE);
+		return (ERR_DB);
 	c->broken = 0;
 	return (pg_session(c));
 }
@@ -548,6 +572,16 @@ pg_commit(struct conn *c)
 	if (pg_end_sent(c, "COMMIT"))
 		return (OK);
 	rc = pg_query(c, "COMMIT", "commit", &res);
+	/*
+	 * Sent, and no answer came (the wait ran out, or the connection
+	 * went): the server may have applied it, so the caller must not
+	 * take it for a clean failure and write again blindly.
+	 */
+	if (rc != OK &&
+	    (c->broken || PQstatus(PCONN(c)->pg) != CONNECTION_OK)) {
+		log_warn("event=db_commit_outcome_unknown db=postgres");
+		store_lost_set(STORE_LOST_COMMIT);
+	}
 	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
 	if (rc == OK && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
 		log_error("event=db_error db=postgres op=commit "

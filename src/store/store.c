@@ -26,7 +26,8 @@
 static _Atomic uint64_t tx_serials;
 /* Pooled connections this thread holds (of any store). */
 static _Thread_local int conns_held;
-/* A wait on the server ran out on this thread (store_lost_take). */
+/* A wait on the server ran out on this thread, or a COMMIT's did
+ * (STORE_LOST_*; store_lost_take). */
 static _Thread_local int lost;
 
 static const struct timespec *deadline_of(struct store *, struct timespec *);
@@ -245,9 +246,12 @@ store_stats(struct store *s, struct store_stats *out)
 }
 
 void
-store_lost_set(void)
+store_lost_set(int how)
 {
-	lost = 1;
+	/* A COMMIT of unknown outcome is not forgotten for a later wait
+	 * that ran out in the same request. */
+	if (how > lost)
+		lost = how;
 }
 
 int
@@ -444,6 +448,16 @@ pool_get(struct store *s, const struct timespec *deadline, struct conn **out)
 		c->broken = 1;
 		pool_put(s, c);
 		c = NULL;
+	}
+	/*
+	 * A connection that could not be made or mended is a failed
+	 * statement to the caller (ERR_DB), never ERR_UNAVAILABLE, which
+	 * some read as a pending migration: the request answers 503 all
+	 * the same (store_lost_take).
+	 */
+	if (rc != OK && rc != ERR_BUSY && rc != ERR_NOMEM) {
+		store_lost_set(STORE_LOST_WAIT);
+		rc = ERR_DB;
 	}
 	*out = c;
 	return (rc);

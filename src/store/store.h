@@ -110,12 +110,18 @@ void store_stats(struct store *, struct store_stats *out);
 /* 0 if a trivial query succeeds. */
 int store_ping(struct store *);
 /*
- * Whether a wait on the database server ran out on this thread since the
- * last call, which clears it (PostgreSQL's silence, db_wait_timeout_ms:
- * ERR_UNAVAILABLE, the connection dropped). A handler that turns such a
- * failed statement into ERR_DB would answer 500; the http layer asks
- * this to answer 503 UNAVAILABLE instead, which says to try again.
+ * Whether the database server was lost to this thread since the last
+ * call, which clears it: 0 not; STORE_LOST_WAIT when a wait on it ran
+ * out (PostgreSQL's silence, db_wait_timeout_ms: the connection dropped)
+ * or a connection could not be made or mended; STORE_LOST_COMMIT when
+ * that wait was a write's COMMIT, which the server may have applied all
+ * the same. The caller saw a failed statement (ERR_DB), which a handler
+ * would answer 500; the http layer asks this to answer 503 UNAVAILABLE
+ * instead, which says to try again, or for STORE_LOST_COMMIT 503
+ * COMMIT_OUTCOME_UNKNOWN, which says to read the change back first.
  */
+#define STORE_LOST_WAIT	  1
+#define STORE_LOST_COMMIT 2
 int store_lost_take(void);
 
 /*

@@ -153,8 +153,13 @@ extern const struct store_ops store_pg_ops;
  * NULL-terminated. Values borrowed (static or url). */
 int pg_conn_params(
     const char *url, const char **keys, const char **vals, size_t n);
-/* A wait on the server ran out on this thread (store_lost_take). */
-void store_lost_set(void);
+/* The statement_timeout (ms) PostgreSQL connections get for a
+ * db_wait_timeout_ms of wait_ms: below it, by a margin (pg.c). */
+int pg_statement_timeout(int wait_ms);
+/* A wait on the server ran out on this thread, or a connection could
+ * not be had (STORE_LOST_WAIT), or a COMMIT's answer never came
+ * (STORE_LOST_COMMIT): store_lost_take. */
+void store_lost_set(int how);
 
 /*
  * The oldest SQLite library carebase runs on: 3.38.0, for unixepoch()

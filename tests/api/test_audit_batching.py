@@ -15,10 +15,12 @@ import sqlite3
 import statistics
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import FAIL_DROP, FAIL_TRIGGER, at, book, hdr, person, profile, relate, \
+from conftest import FAIL_DROP, FAIL_TRIGGER, SilentRelay, at, book, hdr, person, profile, \
+    relate, \
     wait_until
 
 NOTES = "Slept better; panic twice this week."
@@ -325,3 +327,54 @@ def test_readers_waiting_for_room_do_not_starve_the_writer_of_connections(
     wait_until(lambda: reads(db) == before + 1 + readers, timeout=10,
                what="every read's audit row")
     assert server.cli("audit", "verify").returncode == 0
+
+
+@pytest.mark.postgres_only
+def test_a_batch_whose_commit_went_unanswered_but_landed_is_not_appended_again(
+        start_server, db):
+    """The audit writer's COMMIT meets a silent server (a relay that holds
+    it, db_wait_timeout_ms 3 s) and lands all the same once the relay thaws.
+    The writer, trying the batch again, finds it at the chain's end (the
+    last row's seq and hash) and drops it: the read's row is there once,
+    the writer is not behind (later reads are served and audited) and the
+    chain verifies. Before: the batch was appended again, its row ids
+    refused as taken, for ever, so every audited read was refused 503."""
+    wait_s = 3
+    a = start_server(db=db)
+    p = practice(a)                 # set up beside: the relayed server's
+    before = reads(db)              # connection has prepared nothing yet
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        url = db.url.replace(f"@{u.hostname}:{u.port}/", f"@127.0.0.1:{relay.port}/")
+        b = start_server(db=db, env={"DATABASE_URL": url, "CAREBASE_POOL_MIN": "1",
+                                     "CAREBASE_POOL_MAX": "1", "CAREBASE_JOB_WORKERS": "0",
+                                     "CAREBASE_DB_WAIT_TIMEOUT_MS": str(wait_s * 1000),
+                                     "CAREBASE_AUDIT_FLUSH_MS": "20"})
+        relay.hold_at(rb"Q\x00\x00\x00.COMMIT\x00", after=rb"INSERT INTO audit_log ")
+        first = read_list(b, p["therapist"]).headers["X-Request-Id"]
+        wait_until(lambda: not relay.open.is_set(), timeout=10, interval=0.02,
+                   what="the writer's COMMIT held")
+        wait_until(lambda: "event=db_commit_outcome_unknown" in b.log()
+                   or "event=db_wait_timeout" in b.log(),
+                   timeout=wait_s + 10, what="the wait on the COMMIT ran out")
+        relay.open.set()            # the COMMIT goes on: the batch lands
+        wait_until(lambda: reads(db) == before + 1, timeout=10, what="the landed batch")
+        deadline = time.monotonic() + 20
+        while True:
+            r = b.get("/v1/therapy-sessions", headers=hdr(p["therapist"]), timeout=30)
+            if r.status_code == 200:
+                break
+            assert time.monotonic() < deadline, f"audited reads refused: {r.text}"
+            time.sleep(0.5)
+        second = r.headers["X-Request-Id"]
+        wait_until(lambda: reads(db) >= before + 2, timeout=10, what="the next read's row")
+        time.sleep(0.5)
+        for rid in (first, second):
+            assert int(db.scalar("SELECT count(*) FROM audit_log WHERE request_id = "
+                                 f"'{rid}' AND action = 'therapy_sessions.read'")) == 1, rid
+        assert "event=audit_batch_landed" in b.log()
+        r = b.cli("audit", "verify")
+        assert r.returncode == 0 and "chain intact" in r.stdout, r.stdout + r.stderr
+    finally:
+        relay.close()

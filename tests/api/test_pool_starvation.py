@@ -27,6 +27,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+try:
+    import psycopg2
+except ImportError:  # scripts/install-deps installs python3-psycopg2
+    psycopg2 = None
+
 from conftest import SilentRelay, hdr, metric_sum, person
 from training_helpers import attendees_of, course_schedule, make_catalogue
 
@@ -202,8 +207,8 @@ def relayed_server(start_server, db, relay, **env):
                                     **env})
 
 
-def silent_then_served(srv, relay, call, ann):
-    """call() meets the silence: 503 UNAVAILABLE within the bound (before: no
+def silent_then_served(srv, relay, call, ann, code="UNAVAILABLE"):
+    """call() meets the silence: 503 code within the bound (before: no
     answer, the request waiting on libpq for as long as the relay holds),
     the connection is dropped rather than pooled again, and once the relay
     passes bytes again requests are served on a new one."""
@@ -214,7 +219,7 @@ def silent_then_served(srv, relay, call, ann):
         pytest.fail(f"no answer within {WAIT_S + 15}s: {type(e).__name__}")
     took = time.monotonic() - t0
     assert not relay.open.is_set(), "the relay never fell silent"
-    assert r.status_code == 503 and r.json()["code"] == "UNAVAILABLE", r.text
+    assert r.status_code == 503 and r.json()["code"] == code, r.text
     assert took < WAIT_S + 5, took
     assert "event=db_wait_timeout" in srv.log()
     relay.open.set()
@@ -229,7 +234,11 @@ def silent_then_served(srv, relay, call, ann):
 def test_a_write_whose_commit_meets_a_silent_server_fails_in_bounded_time(start_server, db):
     """A write transaction's COMMIT is waited for at once (pg_commit): the
     relay falls silent as the COMMIT after the venue's INSERT goes out, and
-    the request answers 503 within db_wait_timeout_ms."""
+    the request answers 503 within db_wait_timeout_ms. Not UNAVAILABLE,
+    which a client may retry: COMMIT_OUTCOME_UNKNOWN, no Retry-After, the
+    detail saying to read the change back first (before: UNAVAILABLE, as a
+    clean failure). It was applied indeed: the relay passes the COMMIT on
+    once it thaws, and the venue is there, once."""
     u = urlsplit(db.url)
     relay = SilentRelay(u.hostname, u.port)
     try:
@@ -239,8 +248,19 @@ def test_a_write_whose_commit_meets_a_silent_server_fails_in_bounded_time(start_
         relay.hold_at(rb"Q\x00\x00\x00.COMMIT\x00", after=rb"INSERT INTO venues ")
         body = {"name": "Venue", "address_line1": "1 Park Row", "city": "Leeds",
                 "postcode": "LS1 5AB", "capacity": 10}
-        silent_then_served(srv, relay, lambda: srv.post(
-            "/v1/venues", headers=hdr(admin), json=body, timeout=WAIT_S + 15), admin)
+        answers = []
+
+        def post():
+            answers.append(srv.post("/v1/venues", headers=hdr(admin), json=body,
+                                    timeout=WAIT_S + 15))
+            return answers[-1]
+        silent_then_served(srv, relay, post, admin, code="COMMIT_OUTCOME_UNKNOWN")
+        r = answers[0]
+        assert "Retry-After" not in r.headers, r.headers
+        assert "read it back" in r.json()["detail"].lower(), r.text
+        assert "event=db_commit_outcome_unknown" in srv.log()
+        names = [v["name"] for v in srv.get("/v1/venues", headers=hdr(admin)).json()["data"]]
+        assert names.count("Venue") == 1, names
     finally:
         relay.close()
 
@@ -294,3 +314,99 @@ def test_a_connect_timeout_from_the_environment_or_a_service_file_is_kept(
         assert took < 7, f"gave up after {took:.1f}s: the 10 s default won"
     finally:
         relay.close()
+
+
+@pytest.mark.postgres_only
+def test_a_connection_lost_under_the_pool_is_no_pending_migration(start_server, db):
+    """The one pooled connection is cut and no new one can be made (the
+    relay gone: connections refused). A role PUT then fails 503 UNAVAILABLE,
+    never 503 MIGRATIONS_PENDING; /readyz says DATABASE_UNREACHABLE. A guard
+    only: here the request's authentication meets the loss before the role
+    change does, so it passed before too; the pool's own answer (ERR_DB, not
+    ERR_UNAVAILABLE, which the role change read as migration 0023 pending)
+    is tests/unit/test_store.c's a_connection_not_had_is_a_failed_statement."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        srv = relayed_server(start_server, db, relay)
+        admin = person(srv, "admin", "admin")
+        assert srv.get("/v1/roles/member", headers=hdr(admin)).status_code == 200
+        relay.close()
+        seen = []
+        for _ in range(4):
+            r = srv.request("PUT", "/v1/roles/member/permissions", headers=hdr(admin),
+                            json={"permissions": ["users:read:own"]}, timeout=WAIT_S + 15)
+            seen.append((r.status_code, r.json().get("code")))
+        assert (503, "MIGRATIONS_PENDING") not in seen, seen
+        assert seen[-1] == (503, "UNAVAILABLE"), seen
+        r = srv.get("/readyz", timeout=WAIT_S + 15)
+        assert (r.status_code, r.json()["code"]) == (503, "DATABASE_UNREACHABLE"), r.text
+    finally:
+        relay.close()
+
+
+@pytest.mark.postgres_only
+def test_readyz_whose_read_meets_a_silent_server_is_no_pending_migration(start_server, db):
+    """/readyz's read of the applied migrations meets the silence (the wait
+    runs out), then the server answers again: the database could not be
+    read, DATABASE_UNREACHABLE, not MIGRATIONS_PENDING (before: a failed read
+    followed by a good ping was taken for a database never migrated)."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        srv = relayed_server(start_server, db, relay)
+        assert srv.get("/readyz").status_code == 200
+        # /readyz is public: no authentication's read before its own. The
+        # first execution of a prepared statement is its read's.
+        relay.hold_at(rb"B....\x00s[0-9]+\x00")
+        out = []
+        t = threading.Thread(target=lambda: out.append(srv.get("/readyz", timeout=WAIT_S + 20)))
+        t.start()
+        time.sleep(WAIT_S + 1.5)       # the wait ran out: the server answers again
+        relay.open.set()
+        t.join()
+        assert not relay.hold, "the relay never fell silent"
+        r = out[0]
+        assert (r.status_code, r.json()["code"]) == (503, "DATABASE_UNREACHABLE"), r.text
+        assert "event=db_wait_timeout" in srv.log()
+        deadline = time.monotonic() + 30
+        while srv.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "not ready after the silence"
+            time.sleep(0.5)
+    finally:
+        relay.close()
+
+
+@pytest.mark.postgres_only
+def test_a_slow_statement_is_ended_by_the_server_before_the_wait_runs_out(start_server, db):
+    """db_wait_timeout_ms below 35 s: the statement_timeout carebase sets on
+    its connections follows it (6/7 of it), so a statement held up on the
+    server (here by a lock another connection holds) is cancelled by the
+    server, and answered, before carebase's own wait runs out: the request
+    fails alone and its connection stays in the pool (before: the 30 s
+    statement_timeout stood, the 3 s wait ran out first and the good
+    connection was given up as silent, event=db_wait_timeout)."""
+    if psycopg2 is None:
+        pytest.skip("python3-psycopg2 is not installed")
+    srv = start_server(db=db, env={"CAREBASE_POOL_MIN": "1", "CAREBASE_POOL_MAX": "1",
+                                   "CAREBASE_JOB_WORKERS": "0",
+                                   "CAREBASE_DB_WAIT_TIMEOUT_MS": str(WAIT_S * 1000)})
+    admin = person(srv, "admin", "admin")
+    assert srv.get("/v1/venues", headers=hdr(admin)).status_code == 200
+    con = psycopg2.connect(db.url, connect_timeout=10)
+    try:
+        with con.cursor() as cur:
+            cur.execute("LOCK TABLE venues IN ACCESS EXCLUSIVE MODE")
+        t0 = time.monotonic()
+        r = srv.get("/v1/venues", headers=hdr(admin), timeout=WAIT_S + 15)
+        took = time.monotonic() - t0
+    finally:
+        con.rollback()
+        con.close()
+    assert r.status_code >= 500, r.text
+    assert took < WAIT_S + 2, took
+    log = srv.log()
+    assert "event=db_wait_timeout" not in log, "the wait ran out before the server's timeout"
+    assert "sqlstate=57014" in log, "not cancelled by the server's statement_timeout"
+    assert srv.get("/v1/venues", headers=hdr(admin)).status_code == 200
+    assert "event=db_reconnect" not in srv.log()

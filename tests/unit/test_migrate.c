@@ -296,6 +296,27 @@ racing_migrators_apply_each_once(void **state)
 	store_close(r[1].s);
 }
 
+/*
+ * Only a missing schema_migrations means "not migrated": one that cannot
+ * be read (here a column gone; in service, a server gone silent) is a
+ * failed read, ERR_DB (/readyz: DATABASE_UNREACHABLE), never "pending"
+ * (before: a failed read then a good ping was ERR_UNAVAILABLE).
+ */
+static void
+an_unreadable_ledger_is_no_pending_migration(void **state)
+{
+	struct store *s = db_open(state);
+
+	assert_int_equal(
+	    db_exec(s, "DROP TABLE IF EXISTS schema_migrations"), OK);
+	assert_int_equal(migrate_current_list(s, good, 3), ERR_UNAVAILABLE);
+	assert_int_equal(
+	    db_exec(s, "CREATE TABLE schema_migrations (other TEXT)"), OK);
+	assert_int_equal(migrate_current_list(s, good, 3), ERR_DB);
+	assert_int_equal(db_exec(s, "DROP TABLE schema_migrations"), OK);
+	store_close(s);
+}
+
 static int
 sqlite_setup(void **state)
 {
@@ -519,6 +540,7 @@ main(void)
 		cmocka_unit_test(foundation_goes_up_and_down),
 		cmocka_unit_test(failing_migration_leaves_no_trace),
 		cmocka_unit_test(racing_migrators_apply_each_once),
+		cmocka_unit_test(an_unreadable_ledger_is_no_pending_migration),
 	};
 	int rc;
 

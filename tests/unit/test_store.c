@@ -21,6 +21,8 @@
 
 #include "core/err.h"
 #include "core/util.h"
+#include "people/people_int.h"
+#include "store/jobs.h"
 #include "store/store.h"
 #include "store/store_int.h"
 #include "testdb.h"
@@ -1250,6 +1252,82 @@ broken_connections_are_replaced(void **state)
 	store_close(s);
 }
 
+/*
+ * A connection that cannot be had (its server gone, a new one refused)
+ * is a failed statement to the caller, ERR_DB, and the server lost to
+ * the thread (the request answers 503, store_lost_take); never
+ * ERR_UNAVAILABLE, which callers read as a pending migration: the
+ * family expiry job took it for 0037 pending and skipped its night
+ * (OK), a role PUT said MIGRATIONS_PENDING. Here the database refuses
+ * connections (ALLOW_CONNECTIONS false) and its one is ended.
+ */
+/* sql outside a transaction block (CREATE DATABASE): an autocommit
+ * transaction sends no BEGIN. */
+static int
+db_exec_alone(struct store *s, const char *sql)
+{
+	struct tx *tx;
+	int	   rc;
+
+	if ((rc = store_tx_begin(
+		 s, STORE_TX_READ | STORE_TX_AUTOCOMMIT, &tx)) != OK)
+		return (rc);
+	rc = store_exec(tx, sql);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
+static void
+a_connection_not_had_is_a_failed_statement(void **state)
+{
+	struct backend	 *be = *state;
+	struct store_opts o = { 1, 1, 2000, 0 };
+	struct store	 *admin, *s;
+	struct tx	 *tx = NULL;
+	struct job	  job;
+	const char	 *base = getenv("CAREBASE_TEST_PG_URL"), *err, *at, *q;
+	char		  url[600], sql[160], why[JOB_ERR_LEN] = "";
+	int64_t		  pid;
+
+	if (be->dialect != STORE_POSTGRES)
+		skip();
+	/* base with its database named carebase_unit_gone */
+	at = strchr(strstr(base, "://") + 3, '/');
+	assert_non_null(at);
+	q = strchr(at, '?');
+	snprintf(url, sizeof(url), "%.*s/carebase_unit_gone%s",
+	    (int)(at - base), base, q != NULL ? q : "");
+	admin = db_open(state, 1, 2000);
+	(void)db_exec_alone(
+	    admin, "DROP DATABASE IF EXISTS carebase_unit_gone");
+	assert_int_equal(
+	    db_exec_alone(admin, "CREATE DATABASE carebase_unit_gone"), OK);
+	assert_int_equal(store_open(url, &o, &s, &err), OK);
+	pid = db_count(s, "SELECT pg_backend_pid()");
+	assert_int_equal(db_exec(admin,
+			     "ALTER DATABASE carebase_unit_gone "
+			     "ALLOW_CONNECTIONS false"),
+	    OK);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
+	    (long long)pid);
+	assert_int_equal(db_count(admin, sql), 1);
+	usleep(100000);
+	/* The first use finds it gone (the pooled one is closed). */
+	(void)store_ping(s);
+	(void)store_lost_take();
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), ERR_DB);
+	assert_null(tx);
+	assert_int_equal(store_lost_take(), STORE_LOST_WAIT);
+	/* The nightly job fails (retried), it does not skip the night. */
+	memset(&job, 0, sizeof(job));
+	assert_int_not_equal(people_family_expire_job(s, &job, why), OK);
+	assert_non_null(strstr(why, "people.family_expire"));
+	store_close(s);
+	assert_int_equal(
+	    db_exec_alone(admin, "DROP DATABASE carebase_unit_gone"), OK);
+	store_close(admin);
+}
+
 /* ---- groups ---- */
 
 /* ---- after commit ---- */
@@ -1474,6 +1552,7 @@ main(void)
 		cmocka_unit_test(sqlite_a_checkpoint_waits_its_turn),
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),
+		cmocka_unit_test(a_connection_not_had_is_a_failed_statement),
 		cmocka_unit_test(after_commit_runs_only_once_committed),
 		cmocka_unit_test(listeners_hear_notifications_sent_at_commit),
 	};
