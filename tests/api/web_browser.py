@@ -26,6 +26,7 @@ import shutil
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -122,11 +123,12 @@ class Tally:
         self.cut = 0
         self.unanswered = 0
         self.problems = []
-        self.awaited = 0
+        self.bodiless = []      # "METHOD path status: why" of those two
 
     def counts(self):
         return {"checked": self.checked, "unread": self.unread, "cut": self.cut,
-                "unanswered": self.unanswered, "problems": len(self.problems)}
+                "unanswered": self.unanswered, "problems": len(self.problems),
+                "bodiless": self.bodiless}
 
 
 class Traffic:
@@ -141,10 +143,11 @@ class Traffic:
 
     Bodies last only as long as their document: the log is read before
     every NAVIGATING command (reading it takes the events chromedriver has
-    not yet handled too) and at a test's end. A body gone all the same (a
-    download, a load the page began itself, an answer cut by a new load) is
-    counted, not skipped: its status, query and type are still checked,
-    and the test's end warns of it."""
+    not yet handled too) and at a test's end. A body that cannot be had all
+    the same (a file the page read as a Blob, of which DevTools keeps no
+    copy; a load the page began itself; an answer cut short) is counted,
+    not skipped: its status, query and type are still checked, and the
+    test's end warns of it."""
 
     def __init__(self, drv):
         self.drv = drv
@@ -203,16 +206,23 @@ class Traffic:
                                      "url": req["url"], "headers": req.get("headers") or {},
                                      "post": req.get("postData"),
                                      "has_post": req.get("hasPostData", False),
-                                     "response": None}
+                                     "response": None, "wire": 0}
         elif method == "Network.responseReceived" and rid in self.pending:
             self.pending[rid]["response"] = p.get("response")
+        elif method == "Network.dataReceived" and rid in self.pending:
+            self.pending[rid]["wire"] += int(p.get("encodedDataLength") or 0)
         elif method == "Network.loadingFinished" and rid in self.pending:
             self._check(rid, self.pending.pop(rid))
         elif method == "Network.loadingFailed" and rid in self.pending:
             rec = self.pending.pop(rid)
+            status = int((rec["response"] or {}).get("status", 0))
             if rec["response"] is None:
                 # Refused, cancelled or cut before any answer: none to check.
                 rec["tally"].unanswered += 1
+            elif status in (204, 304):
+                # Nothing of it was to come after its head (a 204 the page
+                # went on from with a new load is "cancelled" then).
+                self._check(rid, rec, body=b"")
             else:
                 rec["tally"].cut += 1
                 self._check(rid, rec, body=None, cut=True)
@@ -233,6 +243,7 @@ class Traffic:
     def _check(self, rid, rec, body=False, cut=False):
         """Checks one ended answer; body False: ask the browser for it,
         None: it is gone (cut: the answer ended early)."""
+        why = "cut short" if cut else "gone"
         tally, resp = rec["tally"], rec["response"]
         if resp is None:
             tally.unanswered += 1
@@ -249,6 +260,11 @@ class Traffic:
                     body = base64.b64decode(got.get("body", ""))
                 else:
                     body = got.get("body", "").encode("utf-8")
+                # A body the page read as a Blob (a file it saves) is not
+                # kept for DevTools: asked for, it is empty, though bytes
+                # of it came.
+                if body == b"" and rec["wire"] > 0:
+                    body, why = None, "read as a Blob"
         post = rec["post"]
         if post is None and rec["has_post"]:
             got = self._cdp("Network.getRequestPostData", {"requestId": rid})
@@ -256,6 +272,8 @@ class Traffic:
         unread = body is None
         if unread and not cut:
             tally.unread += 1
+        if unread:
+            tally.bodiless.append(f"{rec['method']} {urlsplit(rec['url']).path} {status}: {why}")
         # A header's values come joined by newlines.
         headers = [(k, v) for k, vs in (resp.get("headers") or {}).items()
                    for v in str(vs).split("\n")]
@@ -264,12 +282,12 @@ class Traffic:
         if post is not None:
             r.request.headers.update(rec["headers"])
             r.request.body = post.encode("utf-8")
-        why = tally.server.contract_problem(rec["method"], r, unread=unread)
+        problem = tally.server.contract_problem(rec["method"], r, unread=unread)
         tally.checked += 1
-        if why is not None:
-            why = f"in the browser: {why}"
-            tally.problems.append(why)
-            tally.server.contract_problems.append(why)
+        if problem is not None:
+            problem = f"in the browser: {problem}"
+            tally.problems.append(problem)
+            tally.server.contract_problems.append(problem)
 
 
 class Page:
@@ -297,10 +315,10 @@ class Page:
                 f.write(json.dumps({"test": name, **tally.counts()}) + "\n")
         # A request with no answer (cancelled by a load, refused by the
         # browser) has nothing to check: counted in the tally alone.
-        if tally.unread or tally.cut:
-            warnings.warn(f"{name}: of the browser's {tally.checked} API answers checked, "
-                          f"{tally.unread} had a body gone before it could be read and "
-                          f"{tally.cut} were cut short: checked without their bodies")
+        if tally.bodiless:
+            warnings.warn(f"{name}: {len(tally.bodiless)} of the browser's {tally.checked} "
+                          f"API answers checked without their bodies, which could not be "
+                          f"had: {'; '.join(tally.bodiless)}")
         if tally.problems:
             for why in tally.problems:
                 if why in self.server.contract_problems:
