@@ -14,12 +14,23 @@ test that drives it against that test's server.
 
 Without chromium, chromium-driver or python3-selenium, every test that
 takes the fixture is skipped with the reason. axe-core is web/node_modules'
-(pinned in web/package.json), injected into the page by the driver."""
+(pinned in web/package.json), injected into the page by the driver.
+
+The API's answers the pages get are checked against the document as the
+tests' own are (issue 19; Traffic below): a Page's answer that does not
+match fails its test, naming the operation, status and what is wrong."""
+import base64
+import json
+import os
 import shutil
 import time
+import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+
+import openapi_contract
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -29,12 +40,36 @@ AXE_FAILING = ("serious", "critical")
 WAIT_S = 20
 
 
+# The driver's commands that may load another document (a page's click, a
+# key, a script may as well as get), before which the performance log is
+# read: a response's body is Chromium's only while its document lives.
+NAVIGATING = frozenset((
+    "get", "refresh", "goBack", "goForward", "clickElement", "sendKeysToElement",
+    "w3cExecuteScript", "w3cExecuteScriptAsync", "executeAsyncScript"))
+# How long the end of a test waits for the answers its pages still await.
+SETTLE_S = 5
+# A file to which each Page's tally is appended (a JSON line): how many
+# answers were checked, for the figures (unset: none is written).
+TALLY_LOG = os.environ.get("CAREBASE_WEB_API_TALLY")
+
+
 def _driver():
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         pytest.skip("no python3-selenium (scripts/install-deps installs it)")
+
+    class Chrome(webdriver.Chrome):
+        """Chromium whose API traffic is read before any command that may
+        take its bodies away (NAVIGATING)."""
+        traffic = None
+
+        def execute(self, driver_command, params=None):
+            if self.traffic is not None and driver_command in NAVIGATING:
+                self.traffic.drain()
+            return super().execute(driver_command, params)
+
     exe = shutil.which("chromium")
     driver = shutil.which("chromedriver")
     if exe is None or driver is None:
@@ -44,8 +79,15 @@ def _driver():
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               "--no-first-run", "--disable-extensions", "--window-size=1280,900"):
         opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=opts)
+    # The performance log is the Network domain's events (requests, their
+    # answers, their ends), which Traffic reads; the Page domain's are not
+    # needed.
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    opts.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True,
+                                                      "enablePage": False})
+    drv = Chrome(service=Service(driver), options=opts)
+    drv.traffic = Traffic(drv)
+    return drv
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +101,193 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server):
+def page(request, browser, server):
     """A Page on this test's server, with no cookie left by another test
     (every server is 127.0.0.1, and cookies do not tell ports apart)."""
     p = Page(browser, server)
     browser.get("about:blank")
     p.reset()
     yield p
+    p.finish(request.node.nodeid)
+
+
+class Tally:
+    """What a Page's answers from one server came to: those checked, and
+    those whose body was gone (checked without it), cut short or never
+    answered; the contract's problems among them."""
+
+    def __init__(self, server):
+        self.server = server
+        self.checked = 0
+        self.unread = 0
+        self.cut = 0
+        self.unanswered = 0
+        self.problems = []
+        self.bodiless = []      # "METHOD path status: why" of those two
+
+    def counts(self):
+        return {"checked": self.checked, "unread": self.unread, "cut": self.cut,
+                "unanswered": self.unanswered, "problems": len(self.problems),
+                "bodiless": self.bodiless}
+
+
+class Traffic:
+    """The browser's requests to /v1/ of the servers watched, read from
+    chromedriver's performance log, and each answer checked when it ends by
+    the contract hook's own checker (conftest's Server.contract_problem,
+    openapi_contract.check): its operation, status, query, request body
+    (the request's postData), media type and body (asked for with
+    Network.getResponseBody). A mismatch is kept in the page's Tally and in
+    the server's contract_problems, which the server's clean-up reports if
+    no Page.finish() did first (a Page a test made itself).
+
+    Bodies last only as long as their document: the log is read before
+    every NAVIGATING command (reading it takes the events chromedriver has
+    not yet handled too) and at a test's end. A body that cannot be had all
+    the same (a file the page read as a Blob, of which DevTools keeps no
+    copy; a load the page began itself; an answer cut short) is counted,
+    not skipped: its status, query and type are still checked, and the
+    test's end warns of it."""
+
+    def __init__(self, drv):
+        self.drv = drv
+        self.watched = {}       # base URL + "/v1/" -> Tally
+        self.pending = {}       # Network requestId -> what was asked
+
+    def watch(self, server):
+        tally = Tally(server)
+        self.watched[server.url("/v1/")] = tally
+        return tally
+
+    def unwatch(self, tally):
+        for k in [k for k, t in self.watched.items() if t is tally]:
+            del self.watched[k]
+        for rid in [rid for rid, rec in self.pending.items() if rec["tally"] is tally]:
+            del self.pending[rid]
+
+    def drain(self):
+        """Reads the events logged so far, checking each answer that ended."""
+        for entry in self.drv.get_log("performance"):
+            try:
+                msg = json.loads(entry["message"])["message"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            self._event(msg.get("method"), msg.get("params") or {})
+
+    def settle(self, tally, timeout=SETTLE_S):
+        """Drains until no request of tally's is awaited, or timeout: those
+        still awaited then are counted unanswered."""
+        end = time.monotonic() + timeout
+        while True:
+            self.drain()
+            left = [rid for rid, rec in self.pending.items() if rec["tally"] is tally]
+            if not left:
+                return
+            if time.monotonic() > end:
+                tally.unanswered += len(left)
+                for rid in left:
+                    del self.pending[rid]
+                return
+            time.sleep(0.05)
+
+    def _event(self, method, p):
+        rid = p.get("requestId")
+        if method == "Network.requestWillBeSent":
+            # A redirect is one more requestWillBeSent of the same id: the
+            # answer that redirected ended there, with no body to read.
+            if "redirectResponse" in p and rid in self.pending:
+                rec = self.pending.pop(rid)
+                rec["response"] = p["redirectResponse"]
+                self._check(rid, rec, body=b"")
+            req = p.get("request") or {}
+            tally = self._tally(req.get("url", ""))
+            if tally is not None:
+                self.pending[rid] = {"tally": tally, "method": req.get("method", "GET"),
+                                     "url": req["url"], "headers": req.get("headers") or {},
+                                     "post": req.get("postData"),
+                                     "has_post": req.get("hasPostData", False),
+                                     "response": None, "wire": 0}
+        elif method == "Network.responseReceived" and rid in self.pending:
+            self.pending[rid]["response"] = p.get("response")
+        elif method == "Network.dataReceived" and rid in self.pending:
+            self.pending[rid]["wire"] += int(p.get("encodedDataLength") or 0)
+        elif method == "Network.loadingFinished" and rid in self.pending:
+            self._check(rid, self.pending.pop(rid))
+        elif method == "Network.loadingFailed" and rid in self.pending:
+            rec = self.pending.pop(rid)
+            status = int((rec["response"] or {}).get("status", 0))
+            if rec["response"] is None:
+                # Refused, cancelled or cut before any answer: none to check.
+                rec["tally"].unanswered += 1
+            elif status in (204, 304):
+                # Nothing of it was to come after its head (a 204 the page
+                # went on from with a new load is "cancelled" then).
+                self._check(rid, rec, body=b"")
+            else:
+                rec["tally"].cut += 1
+                self._check(rid, rec, body=None, cut=True)
+
+    def _tally(self, url):
+        for base, tally in self.watched.items():
+            if url.startswith(base):
+                return tally
+        return None
+
+    def _cdp(self, cmd, args):
+        from selenium.common.exceptions import WebDriverException
+        try:
+            return self.drv.execute_cdp_cmd(cmd, args)
+        except WebDriverException:
+            return None
+
+    def _check(self, rid, rec, body=False, cut=False):
+        """Checks one ended answer; body False: ask the browser for it,
+        None: it is gone (cut: the answer ended early)."""
+        why = "cut short" if cut else "gone"
+        tally, resp = rec["tally"], rec["response"]
+        if resp is None:
+            tally.unanswered += 1
+            return
+        status = int(resp.get("status", 0))
+        if body is False:
+            if rec["method"] == "HEAD" or status in (204, 304):
+                body = b""
+            else:
+                got = self._cdp("Network.getResponseBody", {"requestId": rid})
+                if got is None:
+                    body = None
+                elif got.get("base64Encoded"):
+                    body = base64.b64decode(got.get("body", ""))
+                else:
+                    body = got.get("body", "").encode("utf-8")
+                # A body the page read as a Blob (a file it saves) is not
+                # kept for DevTools: asked for, it is empty, though bytes
+                # of it came.
+                if body == b"" and rec["wire"] > 0:
+                    body, why = None, "read as a Blob"
+        post = rec["post"]
+        if post is None and rec["has_post"]:
+            got = self._cdp("Network.getRequestPostData", {"requestId": rid})
+            post = got.get("postData") if got else None
+        unread = body is None
+        if unread and not cut:
+            tally.unread += 1
+        if unread:
+            tally.bodiless.append(f"{rec['method']} {urlsplit(rec['url']).path} {status}: {why}")
+        # A header's values come joined by newlines.
+        headers = [(k, v) for k, vs in (resp.get("headers") or {}).items()
+                   for v in str(vs).split("\n")]
+        r = openapi_contract.response_from_parts(rec["method"], rec["url"], status, headers,
+                                                 body or b"")
+        if post is not None:
+            r.request.headers.update(rec["headers"])
+            r.request.body = post.encode("utf-8")
+        problem = tally.server.contract_problem(rec["method"], r, unread=unread)
+        tally.checked += 1
+        if problem is not None:
+            problem = f"in the browser: {problem}"
+            tally.problems.append(problem)
+            tally.server.contract_problems.append(problem)
 
 
 class Page:
@@ -73,6 +295,36 @@ class Page:
         self.drv = drv
         self.server = server
         self._logs = []
+        traffic = getattr(drv, "traffic", None)
+        self.tally = traffic.watch(server) if traffic is not None else None
+
+    def finish(self, name=None):
+        """The end of the page's test: the answers still awaited are waited
+        for (SETTLE_S at most), then any answer that did not match the
+        document fails the test; bodies that could not be read are warned
+        of. name: the test's, for TALLY_LOG. Once: a second call does
+        nothing."""
+        traffic, tally = getattr(self.drv, "traffic", None), self.tally
+        if traffic is None or tally is None:
+            return
+        traffic.settle(tally)
+        traffic.unwatch(tally)
+        self.tally = None
+        if TALLY_LOG:
+            with open(TALLY_LOG, "a") as f:
+                f.write(json.dumps({"test": name, **tally.counts()}) + "\n")
+        # A request with no answer (cancelled by a load, refused by the
+        # browser) has nothing to check: counted in the tally alone.
+        if tally.bodiless:
+            warnings.warn(f"{name}: {len(tally.bodiless)} of the browser's {tally.checked} "
+                          f"API answers checked without their bodies, which could not be "
+                          f"had: {'; '.join(tally.bodiless)}")
+        if tally.problems:
+            for why in tally.problems:
+                if why in self.server.contract_problems:
+                    self.server.contract_problems.remove(why)
+            pytest.fail("the API answered the browser otherwise than its document says:\n"
+                        + "\n".join(dict.fromkeys(tally.problems)), pytrace=False)
 
     # -- moving about -------------------------------------------------------
     def reset(self):
