@@ -1550,9 +1550,13 @@ regcomp(regex_t *re, const char *pattern, int flags)
 	return (real(re, pattern, flags));
 }
 
+/* A pointer, not regex.h's m[n]: n is 0 here, a bound UBSan refuses. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wvla-parameter"
+#endif
 int
 regexec(const regex_t *restrict re, const char *restrict s, size_t n,
-    regmatch_t m[restrict n], int flags)
+    regmatch_t *restrict m, int flags)
 {
 	static int (*real)(
 	    const regex_t *, const char *, size_t, regmatch_t *, int);
