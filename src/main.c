@@ -693,6 +693,7 @@ out:
 	keyring_wipe();
 	sodium_memzero(master_key, sizeof(master_key));
 	mail_cleanup();
+	resource_patterns_free();
 	config_free();
 	for (k = 0; args != NULL && k < nargs; k++)
 		if (!argv_holds(argc, argv, args[k]))

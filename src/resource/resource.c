@@ -49,6 +49,10 @@ static int where_append(struct buf *, const struct resource *, const char *);
 static int  rdef_compile(const struct resource *, struct rdef *);
 static void rdef_free(struct rdef *);
 static int  codes_text_ok(const char *);
+static void field_invalid(
+    const struct resource *, const char *, const char *, const char *);
+static int json_text_check(
+    const struct resource *, const char *, const char *, const char *);
 
 /* Registration */
 
@@ -209,9 +213,10 @@ static int
 rdef_compile(const struct resource *res, struct rdef *rd)
 {
 	const struct field *f;
+	const char	   *why = NULL;
 	struct buf	    b;
 	size_t		    i, n = 0;
-	int		    s, rc = ERR_CONFIG, created = 0, updated = 0;
+	int s, e = OK, rc = ERR_CONFIG, created = 0, updated = 0;
 
 	buf_init(&b, 64 * 1024);
 	if (!ident_ok(res->name) || !ident_ok(res->table) ||
@@ -250,13 +255,27 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 				 FIELD_BLIND_INDEX)) ||
 			    !binds_ok(f->sql, 0))) ||
 		    (f->since != 0 && !since_ok(res, f)) ||
-		    (f->pattern != NULL &&
-			((f->type != FIELD_TEXT &&
-			     f->type != FIELD_TEXT_LIST) ||
-			    !field_pattern_ok(f->pattern))) ||
+		    (f->pattern != NULL && f->type != FIELD_TEXT &&
+			f->type != FIELD_TEXT_LIST) ||
 		    (f->schema != NULL && f->type != FIELD_JSON) ||
 		    (f->values != NULL && f->type != FIELD_TEXT))
 			goto bad;
+		/* What the document states of the field is checked now, not
+		 * found wrong by its readers: a pattern both readers take
+		 * alike, compiled once for every request; a schema that
+		 * parses. */
+		if (f->pattern != NULL &&
+		    ((why = field_pattern_why(f->pattern)) != NULL ||
+			(e = field_pattern_compile(f->pattern)) != OK)) {
+			if (e == ERR_NOMEM)
+				goto nomem;
+			field_invalid(res, f->name, "pattern",
+			    why != NULL ? why : "too many patterns");
+			goto refused;
+		}
+		if (f->schema != NULL &&
+		    json_text_check(res, f->name, "schema", f->schema) != OK)
+			goto refused;
 		if (strcmp(f->name, "id") == 0)
 			continue;
 		rd->cols[n] = *f;
@@ -379,9 +398,55 @@ bad:
 	    "event=resource_invalid name=%s", res->name ? res->name : "(null)");
 	buf_free(&b);
 	return (rc);
+refused: /* logged, naming the field */
+	buf_free(&b);
+	return (ERR_CONFIG);
 nomem:
 	buf_free(&b);
 	return (ERR_NOMEM);
+}
+
+/* One line for a declaration start refuses: the resource, the field
+ * (NULL: the resource's own member), what of it and why. */
+static void
+field_invalid(const struct resource *res, const char *field, const char *what,
+    const char *why)
+{
+	log_error("event=resource_invalid name=%s%s%s what=%s why=\"%s\"",
+	    res->name != NULL ? res->name : "(null)",
+	    field != NULL ? " field=" : "", field != NULL ? field : "", what,
+	    why);
+}
+
+/*
+ * Is text, JSON the OpenAPI document embeds (a field's schema, the
+ * resource's examples and answered members), a JSON object, read as
+ * jansson reads a request's body? ERR_CONFIG, logged naming where, when
+ * not: a typo would otherwise make /v1/openapi.json invalid JSON or
+ * drop the member silently.
+ */
+static int
+json_text_check(const struct resource *res, const char *field, const char *what,
+    const char *text)
+{
+	json_error_t jerr;
+	json_t	    *v;
+	char	     why[JSON_ERROR_TEXT_LENGTH + 64];
+	int	     ok;
+
+	if ((v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		snprintf(why, sizeof(why), "not JSON at column %d: %s",
+		    jerr.column, jerr.text);
+		field_invalid(res, field, what, why);
+		return (ERR_CONFIG);
+	}
+	ok = json_is_object(v);
+	json_decref(v);
+	if (!ok) {
+		field_invalid(res, field, what, "not a JSON object");
+		return (ERR_CONFIG);
+	}
+	return (OK);
 }
 
 /* Is text {"4xx": ["CODE", ...], ...} (struct resource's codes)? */
@@ -444,6 +509,14 @@ resource_register(const struct resource *res)
 		    "event=resource_codes_invalid resource=%s", res->name);
 		return (ERR_CONFIG);
 	}
+	if ((res->example != NULL &&
+		json_text_check(res, NULL, "example", res->example) != OK) ||
+	    (res->create_example != NULL &&
+		json_text_check(
+		    res, NULL, "create_example", res->create_example) != OK) ||
+	    (res->answered != NULL &&
+		json_text_check(res, NULL, "answered", res->answered) != OK))
+		return (ERR_CONFIG);
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = rdef_compile(res, rd)) != OK) {

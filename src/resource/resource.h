@@ -170,16 +170,18 @@ struct field {
 	 * regular expression, anchored, that the text must match (422
 	 * invalid_format otherwise), e.g. "^[A-Z]{3}$" for a currency. The
 	 * OpenAPI document states it as the field's pattern, so write it
-	 * in the part of the syntax ECMA-262 reads the same (no [[:x:]]
-	 * classes, no back-references). Checked when the resource is
-	 * registered.
+	 * in the part of the syntax ECMA-262 reads the same, anchors
+	 * binding the whole ("^(a|b)$", never "^a|b$"): registration
+	 * refuses any other (field_pattern_why, resource_int.h), and
+	 * compiles it once (start fails naming the field).
 	 */
 	const char *pattern;
 	/*
 	 * FIELD_JSON: the JSON Schema of the value, as JSON text, for the
 	 * OpenAPI document only: the resource's hook checks the value
 	 * (e.g. a form's fields, an array of objects whose members it
-	 * reads). NULL: any object or array.
+	 * reads). NULL: any object or array. Registration parses it: text
+	 * that is not a JSON object fails the start, naming the field.
 	 */
 	const char *schema;
 	/*
@@ -438,8 +440,14 @@ struct resource {
 	const char *answered;
 };
 
-/* Register a resource's routes (and its OpenAPI paths); borrowed. */
+/* Register a resource's routes (and its OpenAPI paths); borrowed. Its
+ * JSON texts (example, create_example, answered, a field's schema) are
+ * parsed and its fields' patterns compiled here: ERR_CONFIG, logged
+ * naming the resource and the field, when one is wrong. */
 int resource_register(const struct resource *);
+/* Free what registration compiled for the fields' patterns (at exit,
+ * once no request is being answered). */
+void resource_patterns_free(void);
 /* Each registered field a later migration adds (.since) names a migration
  * whose up script adds that column to the resource's table, on SQLite and
  * PostgreSQL: OK, or ERR_CONFIG logged with the field (main.c, once the

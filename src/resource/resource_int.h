@@ -41,6 +41,7 @@ struct rsql;
 #define RESOURCE_SCHEMA_TTL_MS	1000 /* applied migrations re-read after */
 #define RESOURCE_SINCE_MAX	32   /* fields of one resource with since */
 #define RESOURCE_MIGRATION_MAX	9999 /* the NNNN of a migration's name */
+#define RESOURCE_PATTERNS_MAX	64   /* distinct fields' patterns */
 
 /* Branches of a scope's condition at most: own, related, party. */
 #define SCOPE_BRANCHES_MAX 3
@@ -276,11 +277,27 @@ const struct field *field_find(const struct resource *, const char *name);
 /* The checks of one member v of a body against its field f (type and
  * value; not read-only rules nor references): at most one entry to errs.
  * A deprecated spelling of an enum value is replaced in v by the choice
- * it names (field_choice). For unit tests too. */
-void field_check(json_t *errs, const struct field *f, json_t *v);
-/* 1 when pattern is one a field may declare (struct field's pattern):
- * anchored at both ends, and compiles. */
-int field_pattern_ok(const char *pattern);
+ * it names (field_choice). OK, or an error when v could not be judged:
+ * ERR_NOMEM (matching f's pattern ran out of memory), ERR_INTERNAL (f's
+ * pattern was never compiled: f's resource is not registered). For unit
+ * tests too. */
+int field_check(json_t *errs, const struct field *f, json_t *v);
+/*
+ * Why pattern may not be a field's (struct field's pattern), NULL when it
+ * may (static text). The server matches it as a POSIX ERE and the
+ * document's readers as an ECMA-262 one, so it must mean the same to
+ * both, and the whole text: ^ first and $ last with no | outside
+ * parentheses ("^a|b$" is (^a)|(b$), which "xb" matches); a backslash
+ * only before one of ^$\.*+?()[]{}|/ (\d is a digit to ECMA-262, a d to
+ * glibc; \1 a back-reference); in brackets no backslash, no ] first, no
+ * [:x:] [=x=] [.x.]; { only in a bound {m,n}; no quantifier with nothing
+ * to repeat (^*, (+, a**); and it compiles.
+ */
+const char *field_pattern_why(const char *pattern);
+/* Compile pattern once for the fields that declare it (resource_register,
+ * before serving): OK; ERR_CONFIG (field_pattern_why says why, or more
+ * than RESOURCE_PATTERNS_MAX), ERR_NOMEM. */
+int field_pattern_compile(const char *pattern);
 /*
  * The choice of enum field f that input s names (borrowed from f), or
  * NULL: s itself, or the choice a deprecated spelling in s stands for

@@ -30,10 +30,13 @@
 
 static int err_add(json_t *, const char *, const char *, const char *, ...)
     __attribute__((format(printf, 4, 5)));
-static int  implicit_name(const char *);
-static void check_text(json_t *, const struct field *, json_t *);
-static void check_list(json_t *, const struct field *, json_t *);
-static int  colour_valid(const char *);
+static int	      implicit_name(const char *);
+static int	      check_text(json_t *, const struct field *, json_t *);
+static int	      check_list(json_t *, const struct field *, json_t *);
+static int	      colour_valid(const char *);
+static const regex_t *pattern_find(const char *);
+static int	      pattern_match(const char *, const char *, int *);
+static const char    *pattern_bracket(const char *, size_t *);
 static int check_refs(struct tx *, const struct resource *, json_t *, json_t *);
 static int refs_run(struct tx *, void *);
 
@@ -190,36 +193,227 @@ date_valid(const char *s)
 	return (1);
 }
 
-/* Does s match pattern (a field's, POSIX extended)? -1: it does not
- * compile (registration refuses such a field: field_pattern_ok). Compiled
- * at each call: a pattern is a field written rarely, and a cache would be
- * shared state for a few microseconds. */
-static int
-pattern_match(const char *pattern, const char *s)
-{
+/*
+ * The fields' patterns, each compiled once, when its resource is
+ * registered (field_pattern_compile, before the server answers anything),
+ * and only read from then on: no lock. One compiled pattern is shared by
+ * every thread: POSIX has regexec thread-safe, and glibc's takes the
+ * pattern's own lock around each match (posix/regexec.c), so a regex_t
+ * needs no copy per thread. Keyed by text: the fields that declare the
+ * same pattern (a currency's) share one. Freed at exit
+ * (resource_patterns_free).
+ */
+static struct pattern {
+	char   *text; /* a copy: a refused declaration may not outlive it */
 	regex_t re;
-	int	ok;
+} patterns[RESOURCE_PATTERNS_MAX];
+static size_t npatterns;
 
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-		return (-1);
-	ok = regexec(&re, s, 0, NULL, 0) == 0;
+static const regex_t *
+pattern_find(const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < npatterns; i++)
+		if (strcmp(patterns[i].text, text) == 0)
+			return (&patterns[i].re);
+	return (NULL);
+}
+
+/* Does s match pattern into *match: OK; ERR_NOMEM when regexec ran out of
+ * memory (a 500: the text was not judged), ERR_INTERNAL for a pattern no
+ * registration compiled. */
+static int
+pattern_match(const char *pattern, const char *s, int *match)
+{
+	const regex_t *re;
+	int	       e;
+
+	*match = 0;
+	if ((re = pattern_find(pattern)) == NULL) {
+		log_error("event=pattern_uncompiled pattern=%s", pattern);
+		return (ERR_INTERNAL);
+	}
+	switch ((e = regexec(re, s, 0, NULL, 0))) {
+	case 0:
+		*match = 1;
+		return (OK);
+	case REG_NOMATCH:
+		return (OK);
+	case REG_ESPACE:
+		log_error("event=pattern_nomem pattern=%s", pattern);
+		return (ERR_NOMEM);
+	default:
+		log_error(
+		    "event=pattern_failed pattern=%s error=%d", pattern, e);
+		return (ERR_INTERNAL);
+	}
+}
+
+/* The escapes ECMA-262 reads as POSIX does, in a Unicode pattern too
+ * (its SyntaxCharacter and "/"): the character itself. */
+#define PATTERN_ESCAPES "^$\\.*+?()[]{}|/"
+
+/* Past the bracket expression at p[*i] ("["): 0, or why the readers
+ * would part. */
+static const char *
+pattern_bracket(const char *p, size_t *i)
+{
+	size_t j = *i + 1;
+
+	if (p[j] == '^')
+		j++;
+	/* A "]" first is a member to POSIX, the end of an empty class to
+	 * ECMA-262. */
+	if (p[j] == ']')
+		return ("a ] first in brackets (POSIX: a member; ECMA-262: the "
+			"end): escape it outside brackets or place it later");
+	for (; p[j] != ']'; j++) {
+		if (p[j] == '\0')
+			return ("an unterminated [");
+		if (p[j] == '\\')
+			return ("a backslash in brackets (POSIX: itself; "
+				"ECMA-262: an escape)");
+		if (p[j] == '[' &&
+		    (p[j + 1] == ':' || p[j + 1] == '=' || p[j + 1] == '.'))
+			return ("a POSIX class in brackets ([:x:], [=x=], "
+				"[.x.]), which ECMA-262 does not read");
+	}
+	*i = j;
+	return (NULL);
+}
+
+const char *
+field_pattern_why(const char *p)
+{
+	const char *why;
+	regex_t	    re;
+	size_t	    n = strlen(p), i, j;
+	int	    depth = 0, atom = 0, e;
+
+	if (n < 2 || p[0] != '^' || p[n - 1] != '$')
+		return ("not anchored: it must start with ^ and end with $");
+	/* Between the anchors: what POSIX ERE and ECMA-262 read alike. */
+	for (i = 1; i < n - 1; i++)
+		switch (p[i]) {
+		case '\\':
+			if (p[i + 1] == '\0' ||
+			    strchr(PATTERN_ESCAPES, p[i + 1]) == NULL)
+				return ("a backslash before a character that "
+					"is not a regular expression's own "
+					"(\\d, \\w, \\1 differ between POSIX "
+					"and ECMA-262)");
+			if (++i == n - 1)
+				return ("not anchored: its last $ is escaped");
+			atom = 1;
+			break;
+		case '[':
+			if ((why = pattern_bracket(p, &i)) != NULL)
+				return (why);
+			if (i >= n - 1)
+				return ("an unterminated [");
+			atom = 1;
+			break;
+		case '^':
+		case '$':
+			atom = 0; /* an assertion: nothing to repeat */
+			break;
+		case '(':
+			depth++;
+			atom = 0;
+			break;
+		case ')':
+			if (depth-- == 0)
+				return ("a ) without its (");
+			atom = 1;
+			break;
+		case '|':
+			/* "^a|b$" is (^a)|(b$) to both readers: "a..." and
+			 * "...b" would pass. */
+			if (depth == 0)
+				return ("an alternation outside parentheses "
+					"(^a|b$ is (^a)|(b$)): write ^(a|b)$");
+			atom = 0;
+			break;
+		case '{':
+			/* A bound {m}, {m,} or {m,n}; ECMA-262 reads any other
+			 * { as itself, or refuses it (Unicode). */
+			for (j = i + 1; p[j] >= '0' && p[j] <= '9'; j++)
+				;
+			if (j == i + 1)
+				return (
+				    "a { that is no bound {m,n}: escape it");
+			if (p[j] == ',')
+				for (j++; p[j] >= '0' && p[j] <= '9'; j++)
+					;
+			if (p[j] != '}' || j >= n - 1)
+				return (
+				    "a { that is no bound {m,n}: escape it");
+			i = j;
+			/* FALLTHROUGH */
+		case '*':
+		case '+':
+		case '?':
+			/* ECMA-262 refuses a quantifier with nothing to
+			 * repeat (^*, (+, a**) and reads a+? as lazy. */
+			if (!atom)
+				return ("a quantifier with nothing to repeat");
+			atom = 0;
+			break;
+		default:
+			atom = 1;
+			break;
+		}
+	if (depth != 0)
+		return ("a ( without its )");
+	if ((e = regcomp(&re, p, REG_EXTENDED | REG_NOSUB)) != 0)
+		return (e == REG_ESPACE ? "out of memory compiling it"
+					: "it does not compile (POSIX ERE)");
 	regfree(&re);
-	return (ok);
+	return (NULL);
 }
 
 int
-field_pattern_ok(const char *pattern)
+field_pattern_compile(const char *pattern)
 {
-	return (pattern[0] == '^' && pattern[strlen(pattern) - 1] == '$' &&
-	    pattern_match(pattern, "") >= 0);
+	char *text;
+	int   e;
+
+	if (field_pattern_why(pattern) != NULL)
+		return (ERR_CONFIG);
+	if (pattern_find(pattern) != NULL)
+		return (OK);
+	if (npatterns == RESOURCE_PATTERNS_MAX)
+		return (ERR_CONFIG);
+	if ((text = strdup(pattern)) == NULL)
+		return (ERR_NOMEM);
+	if ((e = regcomp(&patterns[npatterns].re, pattern,
+		 REG_EXTENDED | REG_NOSUB)) != 0) {
+		free(text);
+		return (e == REG_ESPACE ? ERR_NOMEM : ERR_CONFIG);
+	}
+	patterns[npatterns++].text = text;
+	return (OK);
 }
 
-static void
+void
+resource_patterns_free(void)
+{
+	while (npatterns > 0) {
+		npatterns--;
+		regfree(&patterns[npatterns].re);
+		free(patterns[npatterns].text);
+		patterns[npatterns].text = NULL;
+	}
+}
+
+static int
 check_text(json_t *errs, const struct field *f, json_t *v)
 {
 	const char *s = json_string_value(v);
 	size_t	    n = utf8_count(s);
 	int64_t	    max = f->max > 0 ? f->max : RESOURCE_TEXT_MAX;
+	int	    rc, match;
 
 	if (f->min > 0 && n < (size_t)f->min)
 		err_add(errs, f->name, "too_short",
@@ -227,55 +421,66 @@ check_text(json_t *errs, const struct field *f, json_t *v)
 	else if (n > (size_t)max)
 		err_add(errs, f->name, "too_long",
 		    "must be at most %lld characters", (long long)max);
-	else if (f->pattern != NULL && pattern_match(f->pattern, s) != 1)
-		err_add(errs, f->name, "invalid_format", "must match %s",
-		    f->pattern);
+	else if (f->pattern != NULL) {
+		if ((rc = pattern_match(f->pattern, s, &match)) != OK)
+			return (rc);
+		if (!match)
+			err_add(errs, f->name, "invalid_format",
+			    "must match %s", f->pattern);
+	}
+	return (OK);
 }
 
-static void
+static int
 check_list(json_t *errs, const struct field *f, json_t *v)
 {
 	json_t *item;
 	size_t	i, n = json_array_size(v);
 	int64_t max = f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX;
 	char	name[96];
+	int	rc, match;
 
 	/* The count first: no item of a list too long is looked at (a
-	 * pattern costs a regcomp each). */
+	 * pattern costs a match each). */
 	if (n > (size_t)max) {
 		err_add(errs, f->name, "too_long",
 		    "must have at most %lld items", (long long)max);
-		return;
+		return (OK);
 	}
 	json_array_foreach(v, i, item) {
 		if (!json_is_string(item)) {
 			err_add(errs, f->name, "type",
 			    "must be an array of strings");
-			return;
+			return (OK);
 		}
 		if (utf8_count(json_string_value(item)) > RESOURCE_TEXT_MAX) {
 			err_add(errs, f->name, "too_long",
 			    "items must be at most %d characters",
 			    RESOURCE_TEXT_MAX);
-			return;
+			return (OK);
 		}
+		if (f->pattern == NULL)
+			continue;
+		if ((rc = pattern_match(
+			 f->pattern, json_string_value(item), &match)) != OK)
+			return (rc);
 		/* Named by its place, as the hooks that check items name
 		 * theirs ("recipients[1]"). */
-		if (f->pattern != NULL &&
-		    pattern_match(f->pattern, json_string_value(item)) != 1) {
+		if (!match) {
 			snprintf(name, sizeof(name), "%s[%zu]", f->name, i);
 			err_add(errs, name, "invalid_format", "must match %s",
 			    f->pattern);
-			return;
+			return (OK);
 		}
 	}
 	if (f->min > 0 && n < (size_t)f->min)
 		err_add(errs, f->name, "too_short",
 		    "must have at least %lld items", (long long)f->min);
+	return (OK);
 }
 
 /* Type and value of one member; appends at most one entry. */
-void
+int
 field_check(json_t *errs, const struct field *f, json_t *v)
 {
 	const char *s;
@@ -284,7 +489,7 @@ field_check(json_t *errs, const struct field *f, json_t *v)
 	if (json_is_null(v)) {
 		if ((f->flags & FIELD_NULLABLE) == 0)
 			err_add(errs, f->name, "type", "must not be null");
-		return;
+		return (OK);
 	}
 	switch (f->type) {
 	case FIELD_UUID:
@@ -298,7 +503,7 @@ field_check(json_t *errs, const struct field *f, json_t *v)
 		if (!json_is_string(v))
 			err_add(errs, f->name, "type", "must be a string");
 		else
-			check_text(errs, f, v);
+			return (check_text(errs, f, v));
 		break;
 	case FIELD_INT:
 		if (!json_is_integer(v)) {
@@ -353,7 +558,7 @@ field_check(json_t *errs, const struct field *f, json_t *v)
 			err_add(errs, f->name, "type",
 			    "must be an array of strings");
 		else
-			check_list(errs, f, v);
+			return (check_list(errs, f, v));
 		break;
 	case FIELD_EMAIL:
 		if (!json_is_string(v))
@@ -381,6 +586,7 @@ field_check(json_t *errs, const struct field *f, json_t *v)
 			    "must be an IANA time zone name");
 		break;
 	}
+	return (OK);
 }
 
 /* "#" and six hex digits, nothing more. */
@@ -481,8 +687,14 @@ validate_run(struct request *req, struct tx *tx, const struct resource *res,
 		else if ((f->flags & FIELD_STAFF_WRITE) && scope != SCOPE_ALL)
 			err_add(errs, name, "not_allowed",
 			    "may only be set by staff");
-		else
-			field_check(errs, f, v);
+		else if ((rc = field_check(errs, f, v)) != OK) {
+			/* Not judged (out of memory matching a pattern): a
+			 * 500, never a 422 saying the text does not match. */
+			if (req != NULL)
+				http_problem(req, rc, NULL,
+				    "The body could not be checked.");
+			goto out;
+		}
 	}
 	for (i = 0; creating && i < res->nfields; i++) {
 		f = &res->fields[i];

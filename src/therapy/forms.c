@@ -51,6 +51,7 @@
 #define FORM_FIELDS_MAX	 200
 #define FORM_OPTIONS_MAX 100
 #define FORM_ID_MAX	 64
+#define FORM_LABEL_MAX	 1000 /* characters (code points) of a label */
 #define FORM_ANSWER_MAX	 THERAPY_TEXT_MAX
 
 struct rule {
@@ -69,6 +70,7 @@ static long    option_index(json_t *, const char *);
 static int     time_ok(const char *);
 static int     date_ok(const char *);
 static long    utf8_len(const char *);
+static int     label_ok(json_t *);
 static void    answer_check(json_t *, json_t *, json_t *);
 static json_t *field_get(json_t *, const char *);
 
@@ -112,7 +114,8 @@ static const char *const field_types[] = { "text", "textarea", "select",
 	"\"bands\":{\"type\":\"array\",\"items\":{\"type\":\"object\"," \
 	"\"required\":[\"min\",\"label\"]," \
 	"\"additionalProperties\":false,\"properties\":{" \
-	"\"min\":{\"type\":\"integer\"},\"label\":{\"type\":\"string\"}}}}}," \
+	"\"min\":{\"type\":\"integer\"},\"label\":{\"type\":\"string\"," \
+	"\"minLength\":1,\"maxLength\":1000}}}}}," \
 	"\"example\":{\"method\":\"sum\",\"items\":[\"mood\"]," \
 	"\"bands\":[{\"min\":0,\"label\":\"minimal\"}," \
 	"{\"min\":2,\"label\":\"high\"}]}}"
@@ -326,6 +329,16 @@ field_get(json_t *fields, const char *id)
 
 /* Form checks */
 
+/* A field's or a band's label: a text of 1 to FORM_LABEL_MAX characters,
+ * counted as the document's maxLength counts them (code points, not the
+ * bytes of their UTF-8). */
+static int
+label_ok(json_t *v)
+{
+	return (json_is_string(v) && json_string_length(v) > 0 &&
+	    utf8_len(json_string_value(v)) <= FORM_LABEL_MAX);
+}
+
 void
 therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 {
@@ -380,10 +393,9 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 					    "ids must be unique in a form");
 		snprintf(name, sizeof(name), "fields[%zu].label", i);
 		v = json_object_get(f, "label");
-		if (!json_is_string(v) || json_string_length(v) == 0 ||
-		    json_string_length(v) > 1000)
-			therapy_err(
-			    errs, name, "invalid", "a text of 1 to 1000");
+		if (!label_ok(v))
+			therapy_err(errs, name, "invalid",
+			    "a text of 1 to 1000 characters");
 		snprintf(name, sizeof(name), "fields[%zu].type", i);
 		if (type == NULL || !type_known(type)) {
 			therapy_err(errs, name, "invalid",
@@ -493,11 +505,11 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 		snprintf(name, sizeof(name), "scoring.bands[%zu]", m);
 		if (!json_is_object(b) || json_object_size(b) != 2 ||
 		    !json_is_integer(json_object_get(b, "min")) ||
-		    !json_is_string(json_object_get(b, "label")) ||
+		    !label_ok(json_object_get(b, "label")) ||
 		    json_integer_value(json_object_get(b, "min")) <= last)
 			therapy_err(errs, name, "invalid",
-			    "bands are {min, "
-			    "label} with min ascending");
+			    "bands are {min, label} with min ascending, "
+			    "labels of 1 to 1000 characters");
 		else
 			last = json_integer_value(json_object_get(b, "min"));
 	}

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dlfcn.h>
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1530,6 +1532,250 @@ openapi_served(void **state)
 	resp_clear(&r);
 }
 
+/*
+ * The C library's regcomp and regexec, counted; regexec answers out of
+ * memory while regexec_espace is set. Defined here, they stand for the
+ * library's in this program (the real ones are the next definitions).
+ */
+static int regcomp_calls, regexec_calls, regexec_espace;
+
+int
+regcomp(regex_t *re, const char *pattern, int flags)
+{
+	static int (*real)(regex_t *, const char *, int);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "regcomp");
+	regcomp_calls++;
+	return (real(re, pattern, flags));
+}
+
+/* A pointer, not regex.h's m[n]: n is 0 here, a bound UBSan refuses. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wvla-parameter"
+#endif
+int
+regexec(const regex_t *restrict re, const char *restrict s, size_t n,
+    regmatch_t *restrict m, int flags)
+{
+	static int (*real)(
+	    const regex_t *, const char *, size_t, regmatch_t *, int);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "regexec");
+	regexec_calls++;
+	if (regexec_espace)
+		return (REG_ESPACE);
+	return (real(re, s, n, m, flags));
+}
+
+static struct field    pat_fields[3];
+static struct resource pat_notes;
+
+/* The status a body gets from resource_validate of pat_notes, 0 when
+ * it passes unanswered. */
+static int
+pat_validate(const char *body)
+{
+	struct request *r = fake_request();
+	json_t	       *b = json_loads(body, 0, NULL);
+	int		rc, status;
+
+	assert_non_null(b);
+	rc = resource_validate(r, &pat_notes, b, 0, SCOPE_ALL);
+	status = r->responded ? r->status : 0;
+	assert_true(rc == OK ? status == 0 : status != 0);
+	json_decref(b);
+	fake_free(r);
+	return (status);
+}
+
+/*
+ * A field's pattern is compiled once, when its resource is registered:
+ * checking texts and list items compiles nothing more. A match that runs
+ * out of memory answers 500, not 422 (the text was not judged).
+ */
+static void
+patterns_compiled_once(void **state)
+{
+	int compiled, i;
+
+	(void)state;
+	pat_fields[0] = note_fields[0];
+	pat_fields[1].name = "currency";
+	pat_fields[1].type = FIELD_TEXT;
+	pat_fields[1].flags = FIELD_NULLABLE;
+	pat_fields[1].pattern = "^[A-Z]{3}$";
+	pat_fields[2].name = "currencies";
+	pat_fields[2].type = FIELD_TEXT_LIST;
+	pat_fields[2].flags = FIELD_NULLABLE;
+	pat_fields[2].pattern = "^[A-Z]{3}$";
+	pat_notes.name = "pat_notes";
+	pat_notes.path = "/v1/pat-notes";
+	pat_notes.table = "notes";
+	pat_notes.fields = pat_fields;
+	pat_notes.nfields = 3;
+	pat_notes.owner_column = "owner_id";
+	assert_int_equal(resource_register(&pat_notes), OK);
+	compiled = regcomp_calls;
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(pat_validate("{\"currency\":\"GBP\"}"), 0);
+		assert_int_equal(
+		    pat_validate("{\"currencies\":[\"GBP\",\"EUR\"]}"), 0);
+		assert_int_equal(pat_validate("{\"currency\":\"gbp\"}"), 422);
+		assert_int_equal(
+		    pat_validate("{\"currencies\":[\"GBP\",\"EURO\"]}"), 422);
+	}
+	assert_int_equal(regcomp_calls, compiled);
+	assert_true(regexec_calls >= 60);
+	regexec_espace = 1;
+	assert_int_equal(pat_validate("{\"currency\":\"GBP\"}"), 500);
+	assert_int_equal(pat_validate("{\"currencies\":[\"GBP\"]}"), 500);
+	regexec_espace = 0;
+	assert_int_equal(pat_validate("{\"currency\":\"GBP\"}"), 0);
+}
+
+/* Register a resource of one field f besides its owner (a copy, kept
+ * until exit as registration borrows it): its code. */
+static int
+register_one(const char *name, const struct field *f)
+{
+	static struct field    fs[16][2];
+	static struct resource rs[16];
+	static char	       paths[16][64];
+	static int	       n;
+	int		       rc;
+
+	assert_true(n < 16);
+	fs[n][0] = note_fields[0];
+	fs[n][1] = *f;
+	snprintf(paths[n], sizeof(paths[n]), "/v1/%s", name);
+	rs[n].name = name;
+	rs[n].path = paths[n];
+	rs[n].table = "notes";
+	rs[n].fields = fs[n];
+	rs[n].nfields = 2;
+	rs[n].owner_column = "owner_id";
+	if ((rc = resource_register(&rs[n])) == OK)
+		n++;
+	return (rc);
+}
+
+/*
+ * A pattern means the same to the server (POSIX ERE) and the document's
+ * readers (ECMA-262), and binds the whole text: "^a|b$" is (^a)|(b$) to
+ * both, so it is refused at start with every pattern they would read
+ * apart; the fields' patterns of the modules pass.
+ */
+static void
+patterns_refused_at_start(void **state)
+{
+	static const char *const bad[] = {
+		"^a|b$",	 /* (^a)|(b$): "xb" matches */
+		"^(a)|(b)$",	 /* the same, in groups */
+		"^a$|^b$",	 /* anchored twice, still alternation */
+		"a$",		 /* not anchored */
+		"^a",		 /* not anchored */
+		"^a\\$",	 /* its last $ is a literal */
+		"^$|x$",	 /* alternation */
+		"^[[:digit:]]$", /* a class ECMA-262 does not read */
+		"^[\\d]$",	 /* backslash in brackets */
+		"^[]a]$",	 /* ] first: a member, or the end */
+		"^\\d{3}$",	 /* a digit, or a d */
+		"^(a)\\1$",	 /* a back-reference */
+		"^*a$",		 /* nothing to repeat */
+		"^a**$",	 /* nothing to repeat (ECMA-262) */
+		"^a{$",		 /* a { that is no bound */
+		"^(a$",		 /* unbalanced */
+		"^a)$",		 /* unbalanced */
+		"^[a$",		 /* unterminated */
+		"^a{3,1}$",	 /* does not compile */
+		"$",		 /* too short */
+	};
+	static const char *const good[] = {
+		"^[A-Z]{3}$",
+		"^(a|b)$",
+		"^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?$",
+		"^[^a-z]+\\.x$",
+		"^[a$]{1,}$",
+		UUID_PATTERN,
+	};
+	struct field f;
+	size_t	     i;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.name = "code";
+	f.type = FIELD_TEXT;
+	f.flags = FIELD_NULLABLE;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f.pattern = bad[i];
+		if (register_one("bad_pattern", &f) != ERR_CONFIG)
+			fail_msg("pattern %s was taken", bad[i]);
+	}
+	f.type = FIELD_TEXT_LIST;
+	f.pattern = "^a|b$";
+	assert_int_equal(register_one("bad_pattern", &f), ERR_CONFIG);
+	f.type = FIELD_TEXT;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (field_pattern_why(good[i]) != NULL)
+			fail_msg("pattern %s refused: %s", good[i],
+			    field_pattern_why(good[i]));
+	assert_non_null(strstr(field_pattern_why("^a|b$"), "alternation"));
+	f.pattern = "^(a|b)$";
+	assert_int_equal(register_one("good_pattern", &f), OK);
+}
+
+/*
+ * The JSON texts the OpenAPI document embeds are parsed at start: a
+ * field's schema, the resource's example, create_example and answered
+ * that are not JSON objects fail its registration.
+ */
+static void
+json_texts_parsed_at_start(void **state)
+{
+	static const char *const bad[] = { "{\"type\":\"object\"",
+		"{\"type\":\"object\",}", "[{\"type\":\"object\"}]", "\"x\"",
+		"{\"a\":1,\"a\":2}", "" };
+	struct field		 f[2];
+	struct resource		 r;
+	size_t			 i, k;
+
+	(void)state;
+	memset(f, 0, sizeof(f));
+	f[0] = note_fields[0];
+	f[1].name = "extra";
+	f[1].type = FIELD_JSON;
+	f[1].flags = FIELD_NULLABLE;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f[1].schema = bad[i];
+		if (register_one("bad_schema", &f[1]) != ERR_CONFIG)
+			fail_msg("schema %s was taken", bad[i]);
+	}
+	f[1].schema = NULL;
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			memset(&r, 0, sizeof(r));
+			r.name = "bad_example";
+			r.path = "/v1/bad-example";
+			r.table = "notes";
+			r.fields = f;
+			r.nfields = 2;
+			r.owner_column = "owner_id";
+			if (k == 0)
+				r.example = bad[i];
+			else if (k == 1)
+				r.create_example = bad[i];
+			else
+				r.answered = bad[i];
+			if (resource_register(&r) != ERR_CONFIG)
+				fail_msg(
+				    "member %zu as %s was taken", k, bad[i]);
+		}
+	f[1].schema = "{\"type\":\"object\"}";
+	assert_int_equal(register_one("good_schema", &f[1]), OK);
+}
+
 int
 main(void)
 {
@@ -1544,6 +1790,9 @@ main(void)
 		cmocka_unit_test(openapi_shape),
 		cmocka_unit_test(public_read_registration),
 		cmocka_unit_test(data_only_registration),
+		cmocka_unit_test(patterns_compiled_once),
+		cmocka_unit_test(patterns_refused_at_start),
+		cmocka_unit_test(json_texts_parsed_at_start),
 	};
 	const struct CMUnitTest e2e[] = {
 		cmocka_unit_test(crud_and_scope),
