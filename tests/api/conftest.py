@@ -138,7 +138,7 @@ def pytest_collection_modifyitems(config, items):
 def _binary_exists():
     if not os.access(BIN, os.X_OK):
         pytest.exit(f"carebase binary {BIN} not found or not executable (set CAREBASE_BIN)", 2)
-    if not os.path.isabs(HELPER_BIN) or not os.access(HELPER_BIN, os.X_OK):
+    if HELPER_BIN != BIN and not (os.path.isabs(HELPER_BIN) and os.access(HELPER_BIN, os.X_OK)):
         pytest.exit(f"CAREBASE_HELPER_BIN {HELPER_BIN} is not an executable's absolute path", 2)
 
 
