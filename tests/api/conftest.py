@@ -5,6 +5,9 @@ Environment (set by scripts/api):
   CAREBASE_TEST_DB      sqlite | postgres (default sqlite)
   CAREBASE_TEST_PG_URL  admin URL of a PostgreSQL cluster (scripts/pg start);
                         each server gets its own database created through it.
+  CAREBASE_HELPER_BIN   the binary that makes staff accounts (default
+                        CAREBASE_BIN; scripts/test: the release build for
+                        the sanitizer tiers, see HELPER_BIN)
 
 Every test has its own database (a copy of the session's migrated
 template unless it asks for an empty one), port and folder, so tests run
@@ -49,6 +52,13 @@ except ImportError:                  # scripts/install-deps installs python3-psy
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("CAREBASE_BIN") or str(ROOT / "build" / "release" / "carebase")
+# The binary add_user runs `carebase user add` with to make a test's staff
+# accounts (an admin in most tests): scripts/test gives the sanitizer tiers
+# the release build of the same tree. Under ASan+UBSan a `user add` costs
+# four times the CPU (0.23 s against 0.06 s), some 800 times a tier, and the
+# same three-flag command adds nothing there that test_cli's own `user add`
+# calls, which run BIN, do not.
+HELPER_BIN = os.environ.get("CAREBASE_HELPER_BIN") or BIN
 DB_KIND = os.environ.get("CAREBASE_TEST_DB", "sqlite") or "sqlite"
 PG_URL = os.environ.get("CAREBASE_TEST_PG_URL", "")
 PSQL = "psql"
@@ -128,6 +138,8 @@ def pytest_collection_modifyitems(config, items):
 def _binary_exists():
     if not os.access(BIN, os.X_OK):
         pytest.exit(f"carebase binary {BIN} not found or not executable (set CAREBASE_BIN)", 2)
+    if HELPER_BIN != BIN and not (os.path.isabs(HELPER_BIN) and os.access(HELPER_BIN, os.X_OK)):
+        pytest.exit(f"CAREBASE_HELPER_BIN {HELPER_BIN} is not an executable's absolute path", 2)
 
 
 # --------------------------------------------------------------------------
@@ -801,12 +813,13 @@ class Server:
         self.contract_problems = []
 
     # -- commands -----------------------------------------------------------
-    def cli(self, *args, env=None, timeout=CLI_TIMEOUT):
-        """Run `carebase ARGS` against the same database/env; CompletedProcess."""
+    def cli(self, *args, env=None, timeout=CLI_TIMEOUT, binary=None):
+        """Run `carebase ARGS` (binary: another build of it, HELPER_BIN)
+        against the same database/env; CompletedProcess."""
         e = dict(self.env)
         e.update({k: str(v) for k, v in (env or {}).items()})
         try:
-            r = subprocess.run([BIN, *args], env=e, capture_output=True, text=True,
+            r = subprocess.run([binary or BIN, *args], env=e, capture_output=True, text=True,
                                timeout=timeout, cwd=self.tmp_path)
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"carebase {' '.join(args)} did not finish in {timeout}s: "
@@ -1155,9 +1168,9 @@ def me(server, who):
 
 
 def add_user(server, role, email, password=PASSWORD):
-    """An account made on the command line, as staff are."""
+    """An account made on the command line, as staff are (by HELPER_BIN)."""
     server.cli_ok("user", "add", f"--role={role}", f"--email={email}",
-                  f"--password={password}")
+                  f"--password={password}", binary=HELPER_BIN)
 
 
 def verify_address(server, user_id):

@@ -19,6 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = ROOT / "tests" / "openapi"
 
 
+# The tests that only read the document of a server in the default
+# configuration share one (on one xdist worker): a server each, started
+# and stopped under ASan+UBSan, cost more than the reading.
+DOC_READER = pytest.mark.xdist_group("openapi_doc_reader")
+
+
+@pytest.fixture(scope="module")
+def doc_server(module_server):
+    """A server of the default configuration whose document tests read:
+    nothing is sent to it but GET /v1/openapi.json."""
+    return module_server()
+
+
 @pytest.fixture(scope="module")
 def node():
     exe = shutil.which("node")
@@ -83,9 +96,9 @@ def test_openapi_document_lints_and_makes_a_strict_typescript_client(
     ("/v1/auth/register", "post"), ("/v1/relationships", "get"),
     ("/healthz", "get"), ("/readyz", "get"),
 ])
-def test_openapi_lists_the_routes_served(start_server, path, method):
-    s = start_server()
-    doc = s.get("/v1/openapi.json").json()
+@DOC_READER
+def test_openapi_lists_the_routes_served(doc_server, path, method):
+    doc = doc_server.get("/v1/openapi.json").json()
     assert path in doc["paths"], sorted(doc["paths"])
     assert method in doc["paths"][path], (path, sorted(doc["paths"][path]))
 
@@ -625,27 +638,29 @@ def open_success_nodes(doc):
 
 
 @pytest.mark.dbless
-def test_success_answers_declare_every_member_they_send(start_server):
+@DOC_READER
+def test_success_answers_declare_every_member_they_send(doc_server):
     """Issue 19: every object in a 2xx JSON answer names its members and is
     closed (additionalProperties false), or is a map whose values have a
     schema; every array's items have one. The contract hook
     (openapi_contract.py) then refuses a member the document does not name,
     in every API test. Only a client's own JSON stays open, each field by
     name (CLIENT_JSON_FIELDS); one the server writes declares its schema."""
-    found = open_success_nodes(start_server().get("/v1/openapi.json").json())
+    found = open_success_nodes(doc_server.get("/v1/openapi.json").json())
     answers = {where.split(" ")[0] + " " + where.split(" ")[1] for where, _ in found}
     assert not found, (f"{len(found)} open nodes in {len(answers)} operations:\n"
                        + "\n".join(f"{w}: {why}" for w, why in found))
 
 
 @pytest.mark.dbless
-def test_row_ids_in_paths_are_declared_uuids(start_server):
+@DOC_READER
+def test_row_ids_in_paths_are_declared_uuids(doc_server):
     """Issue 19: an {id} or {session_id} of a path is a row's id, which
     every route taking one reads as a UUID only (anything else is 404):
     the document says format uuid, and the contract hook checks each path
     the server accepts against it (openapi_contract._check_path). The one
     {id} that is not always a UUID says so (a partner's id or name)."""
-    doc = start_server().get("/v1/openapi.json").json()
+    doc = doc_server.get("/v1/openapi.json").json()
     ids, not_uuid = 0, []
     for path, method, op in operations(doc):
         params = {p["name"]: p for p in doc["paths"][path].get("parameters", [])}
@@ -661,7 +676,8 @@ def test_row_ids_in_paths_are_declared_uuids(start_server):
 
 
 @pytest.mark.dbless
-def test_the_booking_cancel_call_shows_its_signature_and_an_example(start_server):
+@DOC_READER
+def test_the_booking_cancel_call_shows_its_signature_and_an_example(doc_server):
     """Issue 19: the call carebase makes to the booking system (webhooks'
     bookingCancelled) names the scheme it is signed with, declared among
     the securitySchemes (what notify.c sends: X-Carebase-Signature,
@@ -669,7 +685,7 @@ def test_the_booking_cancel_call_shows_its_signature_and_an_example(start_server
     schema takes."""
     import jsonschema
     from openapi_contract import format_checker
-    doc = start_server().get("/v1/openapi.json").json()
+    doc = doc_server.get("/v1/openapi.json").json()
     op = doc["webhooks"]["bookingCancelled"]["post"]
     assert op["security"] == [{"carebaseSignature": []}]
     scheme = doc["components"]["securitySchemes"]["carebaseSignature"]

@@ -18,14 +18,22 @@ from conftest import person
 
 # Files compiled into the binary: what is checked here is the same on
 # either database (the /docs test signs one member in, to try an operation
-# behind a session).
-pytestmark = pytest.mark.dbless
+# behind a session). The tests only read what the server serves: they share
+# one server (module_server, on one xdist worker), not one each.
+pytestmark = [pytest.mark.dbless, pytest.mark.xdist_group("web_assets")]
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
        "form-action 'self'")
 IMMUTABLE = "public, max-age=31536000, immutable"
 PAGE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@pytest.fixture(scope="module")
+def server(module_server):
+    """The module's server: the default configuration (conftest's
+    module_server)."""
+    return module_server()
 
 
 class Page(HTMLParser):
