@@ -562,7 +562,8 @@ def open_success_nodes(doc):
     followed): an object with neither properties nor additionalProperties,
     one with properties that is not closed (additionalProperties false, or
     unevaluatedProperties false over an allOf), a map whose values are any
-    (additionalProperties {} or true), an array whose items are any."""
+    (additionalProperties {} or true), an array whose items are any, a
+    member of any value ({} or true)."""
     found = []
 
     def resolve(s, seen, name):
@@ -603,8 +604,11 @@ def open_success_nodes(doc):
         if "array" in t and s.get("items") in (None, True, {}):
             found.append((where, "an array of any items"))
         for k, v in (s.get("properties") or {}).items():
-            if f"{name}.{k}" not in OPEN_BY_DESIGN:
-                walk(v, f"{where}.{k}", seen, name, client=f"{name}.{k}" in CLIENT_JSON_FIELDS)
+            if f"{name}.{k}" in OPEN_BY_DESIGN or f"{where}.{k}" in OPEN_BY_DESIGN:
+                continue
+            if v in ({}, True):
+                found.append((f"{where}.{k}", "a member of any value"))
+            walk(v, f"{where}.{k}", seen, name, client=f"{name}.{k}" in CLIENT_JSON_FIELDS)
         if isinstance(ap, dict):
             walk(ap, f"{where}.*", seen, name)
         if isinstance(s.get("items"), dict):
@@ -691,6 +695,9 @@ def test_the_walker_checks_every_branch_of_a_closed_all_of():
         ({"allOf": [{"properties": {"a": {"type": "string"}}},
                     {"properties": {"b": {"type": "string"}}}]}, {},
          ["get /x 200(allOf[0])", "get /x 200(allOf[1])"]),
+        # a member of any value
+        ({"type": "object", "properties": {"c": {}}, "additionalProperties": False}, {},
+         ["get /x 200.c"]),
         # closed and every member declared: nothing found
         ({"allOf": [{"properties": {"a": {"type": "string"}}},
                     {"properties": {"b": {"type": "array", "items": {"type": "string"}}}}],

@@ -52465,7 +52465,7 @@ export interface operations {
                      * @example {
                      *       "data": [
                      *         {
-                     *           "name": "text",
+                     *           "name": "signups_by_partner",
                      *           "for_partners": true,
                      *           "title": "text",
                      *           "description": "text",
@@ -52497,7 +52497,7 @@ export interface operations {
                      */
                     "application/json": {
                         data: {
-                            name: string;
+                            name: components["schemas"]["report_schedules_create"]["report"];
                             /** @description open to partner admins, each answered their own partner's figures only (partner_id) */
                             for_partners: boolean;
                             title: string;
@@ -52661,7 +52661,8 @@ export interface operations {
             };
             header?: never;
             path: {
-                name: string;
+                /** @description a name from GET /v1/reports (another is 404 REPORT_NOT_FOUND) */
+                name: components["schemas"]["report_schedules_create"]["report"];
             };
             cookie?: never;
         };
@@ -55392,7 +55393,7 @@ export interface operations {
                      *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *       ],
                      *       "ignored": true,
-                     *       "component": {}
+                     *       "component": "text"
                      *     }
                      */
                     "application/json": {
@@ -55428,7 +55429,8 @@ export interface operations {
                         /** @description the course sessions it touched */
                         course_sessions?: string[];
                         ignored?: boolean;
-                        component?: unknown;
+                        /** @description an ignored story's content type (its content.component), neither a course nor a session */
+                        component?: string;
                     };
                 };
             };
