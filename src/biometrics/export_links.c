@@ -69,11 +69,23 @@ static int  page_fill(struct page *, struct tx *);
 static int  page_audit_tx(struct tx *, void *);
 static void link_path(char *, size_t, const char *, const char *);
 
+/* What links_export writes (the export's records.recording_points). */
 const struct gdpr_hook bio_gdpr_hook = {
-	"recording_points",
-	NULL,
-	NULL,
-	links_export,
+	.name = "recording_points",
+	.export_links = links_export,
+	.schema = "{\"type\":\"object\",\"required\":[\"recording_id\","
+		  "\"points\",\"channels\",\"csv\"],\"properties\":{"
+		  "\"recording_id\":{\"type\":\"string\",\"format\":"
+		  "\"uuid\"},\"points\":{\"type\":\"integer\","
+		  "\"description\":\"samples in all\"},\"channels\":{"
+		  "\"type\":\"array\",\"items\":{\"type\":\"object\","
+		  "\"required\":[\"name\",\"points\"],\"properties\":{"
+		  "\"name\":{\"type\":\"string\"},\"points\":{\"type\":"
+		  "\"integer\"}},\"additionalProperties\":false}},\"csv\":{"
+		  "\"type\":\"string\",\"format\":\"uri-reference\","
+		  "\"description\":\"GET it (the export's session alone) for "
+		  "the points as CSV, a page at a time\"}},"
+		  "\"additionalProperties\":false}",
 };
 
 static void

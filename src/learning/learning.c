@@ -103,7 +103,10 @@ static int refold_table(struct tx *, struct refold *, const char *,
 	"\"type\":\"array\",\"description\":\"the course sessions "	\
 	"it touched\",\"items\":{\"type\":\"string\",\"format\":"	\
 	"\"uuid\"}},\"ignored\":{\"type\":"				\
-	"\"boolean\"},\"component\":{}") "},\"problems\":{\"400\":"	\
+	"\"boolean\"},\"component\":{\"type\":\"string\","		\
+	"\"description\":\"an ignored story's content type (its "	\
+	"content.component), neither a course nor a session\"}") "},"	\
+	"\"problems\":{\"400\":"						\
 	"\"the body is not JSON\",\"401\":\"SIGNATURE_MISSING, "		\
 	"SIGNATURE_INVALID\",\"409\":\"COURSE_NOT_KNOWN\",\"413\":"	\
 	"\"over webhook_body_limit\",\"422\":\"STORY_INVALID, "		\

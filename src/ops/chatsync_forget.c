@@ -35,10 +35,20 @@ static int chat_address_held_tx(struct tx *, void *);
 static int gdpr_export(struct tx *, const char *user_id, json_t *rows);
 static int gdpr_erase(struct tx *, const char *user_id);
 
+/* What gdpr_export writes (the export's records.chat_profile_sync). */
 const struct gdpr_hook chat_gdpr_hook = {
-	"chat_profile_sync",
-	gdpr_export,
-	gdpr_erase,
+	.name = "chat_profile_sync",
+	.export = gdpr_export,
+	.erase = gdpr_erase,
+	.schema = "{\"type\":\"object\",\"required\":[\"provider\","
+		  "\"pushed_at\",\"pushed_as\",\"pending_as\"],"
+		  "\"properties\":{\"provider\":{\"const\":\"chat\"},"
+		  "\"pushed_at\":{\"type\":[\"string\",\"null\"],"
+		  "\"format\":\"date-time\"},\"pushed_as\":{\"type\":["
+		  "\"string\",\"null\"],\"description\":\"the identity the "
+		  "chat provider was last sent\"},\"pending_as\":{\"type\":["
+		  "\"string\",\"null\"],\"description\":\"one waiting to "
+		  "be sent\"}},\"additionalProperties\":false}",
 };
 
 /*

@@ -24,10 +24,22 @@ static int gdpr_export(struct tx *, const char *, json_t *);
 static int gdpr_erase(struct tx *, const char *);
 static int cli_list(struct store *, int, FILE *);
 
+/* What gdpr_export writes of a row (the export's records.webhook_inbox). */
 static const struct gdpr_hook gdpr_hook = {
-	"webhook_inbox",
-	gdpr_export,
-	gdpr_erase,
+	.name = "webhook_inbox",
+	.export = gdpr_export,
+	.erase = gdpr_erase,
+	.schema =
+	    "{\"type\":\"object\",\"required\":[\"id\",\"source\","
+	    "\"received_at\",\"outcome\",\"http_status\"],"
+	    "\"properties\":{\"id\":{\"type\":\"string\",\"format\":"
+	    "\"uuid\"},\"source\":{\"type\":\"string\","
+	    "\"description\":\"the sender, e.g. simplybook\"},"
+	    "\"received_at\":{\"type\":\"string\",\"format\":"
+	    "\"date-time\"},\"outcome\":{\"enum\":[\"pending\","
+	    "\"processed\",\"refused\",\"failed\"]},\"http_status\":{"
+	    "\"type\":[\"integer\",\"null\"],\"description\":\"the "
+	    "last answer to the sender\"}},\"additionalProperties\":false}",
 };
 
 int

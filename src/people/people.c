@@ -223,7 +223,11 @@ static const char api_me_password[] =
     "\"403\":\"INVALID_CURRENT_PASSWORD\",\"422\":\"the new password is not "
     "accepted\"}}";
 /* The GDPR export (gdpr.c): the person's own row, the rows they own by
- * table, the audit records about them; links to what is too large. */
+ * table, the audit records about them; links to what is too large. The
+ * parts made of the declarations are the resource layer's components
+ * (src/resource/openapi.c, export_schemas): users_exported (the users
+ * resource's exported adds audit_ref), the account's own tables
+ * (export_tables) beside the members named here, and export_records. */
 /* clang-format off */
 #define API_EXPORT(who)							\
 	"{\"answers\":{\"200\":{\"description\":\"everything carebase "	\
@@ -232,24 +236,24 @@ static const char api_me_password[] =
 	"\"user\",\"relationships\",\"audit_log\",\"records\","		\
 	"\"truncated\"],\"properties\":{\"exported_at\":{\"type\":"	\
 	"\"string\",\"format\":\"date-time\"},\"export_id\":{\"type\":"	\
-	"\"string\"},\"links_expire_at\":{\"type\":[\"string\","		\
-	"\"null\"],\"format\":\"date-time\"},\"user\":{\"description\":"	\
+	"\"string\",\"description\":\"the id the links of this export "	\
+	"carry (records.recording_points)\"},\"links_expire_at\":{"	\
+	"\"type\":[\"string\",\"null\"],\"format\":\"date-time\","	\
+	"\"description\":\"the end of the session that made the export, "	\
+	"when its links stop\"},\"user\":{\"description\":"		\
 	"\"the users row as its owner may have it (every field but the "	\
 	"hidden ones: resource_export_row) and its audit_ref\","	\
-	"\"type\":\"object\",\"required\":[\"id\",\"audit_ref\"],"	\
-	"\"properties\":{\"id\":{\"type\":\"string\",\"format\":"	\
-	"\"uuid\"},\"audit_ref\":{\"type\":[\"string\",\"null\"]}},"	\
-	"\"additionalProperties\":true},"					\
-	"\"relationships\":{\"type\":"	\
-	"\"array\",\"items\":{\"type\":\"object\"}},\"audit_log\":{"	\
+	"\"$ref\":\"#/components/schemas/users_exported\"},"		\
+	"\"relationships\":{\"type\":\"array\",\"description\":\"those "	\
+	"they follow and those they lead, but an invitation of theirs not "	\
+	"answered\",\"items\":{\"$ref\":\"#/components/schemas/"		\
+	"relationships\"}},\"audit_log\":{"					\
 	"\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/"	\
-	"audit_record\"}},\"records\":{\"type\":\"object\","		\
-	"\"description\":\"the rows the person owns, by resource\","		\
-	"\"additionalProperties\":{\"type\":\"array\",\"items\":{"		\
-	"\"type\":\"object\"}}},\"truncated\":{\"type\":\"boolean\"}},"	\
-	"\"additionalProperties\":{\"type\":\"array\",\"items\":{"		\
-	"\"type\":\"object\"},\"description\":\"the account's own "	\
-	"tables: auth_sessions, password_resets, email_log...\"}}}}"
+	"audit_record\"}},\"records\":{\"$ref\":\"#/components/schemas/"	\
+	"export_records\"},\"truncated\":{\"type\":\"boolean\","		\
+	"\"description\":\"a section was cut at its bound\"}},"		\
+	"\"allOf\":[{\"$ref\":\"#/components/schemas/export_tables\"}],"	\
+	"\"unevaluatedProperties\":false}}}"
 /* clang-format on */
 static const char api_me_export[] = API_EXPORT("the caller") "}";
 static const char api_user_export[] = API_EXPORT(

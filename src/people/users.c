@@ -146,6 +146,10 @@ const struct resource users_resource = {
 	.where = "deleted_at IS NULL",
 	.codes =
 	    "{\"403\":[\"CURRENT_PASSWORD_REQUIRED\"],\"409\":[\"LAST_ADMIN\"]}",
+	/* gdpr.c's user_json. */
+	.exported = "{\"audit_ref\":{\"type\":[\"string\",\"null\"],"
+		    "\"description\":\"the pseudonym the audit log names "
+		    "the person by (null once erased)\"}}",
 };
 
 /*

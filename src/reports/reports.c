@@ -191,6 +191,11 @@ static const char api_run_result[] =
     ",\"404\":\"no such run\",\"409\":\"RUN_NOT_READY "
     "(queued or running) or RUN_FAILED\"}}";
 
+/* A report's name: the catalogue's, declared once (the report schedules'
+ * field, schedules.c, whose values are report_names). */
+#define API_REPORT_NAME                                                        \
+	"{\"$ref\":\"#/components/schemas/report_schedules_create/"            \
+	"properties/report\"}"
 /* GET /v1/reports/{name}: its query and its answer in four formats. */
 #define API_QUERY(n, req, schema, doc)                                         \
 	"{\"name\":\"" n "\",\"in\":\"query\",\"required\":" req               \
@@ -201,6 +206,9 @@ static const char api_run[] =
     "\"404\":[\"REPORT_NOT_FOUND\"],\"403\":[\"NOT_A_PARTNER_ADMIN\","
     "\"REPORT_NOT_FOR_PARTNERS\",\"NOT_YOUR_PARTNER\"],\"503\":["
     "\"MIGRATIONS_PENDING\"]},\"parameters\":["
+    "{\"name\":\"name\",\"in\":\"path\",\"required\":true,\"schema\":"
+    API_REPORT_NAME ",\"description\":\"a name from GET /v1/reports "
+    "(another is 404 REPORT_NOT_FOUND)\"},"
     API_QUERY("from", "true", "{\"type\":\"string\"}",
 	"ISO 8601 date or date-time, inclusive; a partner admin's is a "
 	"period's start in the report's days (time_zone): a midnight (day), "
@@ -255,8 +263,8 @@ static const char api_list[] =
     "\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":"
     "\"array\",\"items\":{\"type\":\"object\",\"required\":[\"name\","
     "\"title\",\"description\",\"group\",\"time_zone\",\"measures\","
-    "\"columns\",\"parameters\",\"for_partners\"],\"properties\":{\"name\":{\"type\":"
-    "\"string\"},\"for_partners\":{\"type\":\"boolean\",\"description\":"
+    "\"columns\",\"parameters\",\"for_partners\"],\"properties\":{\"name\":" API_REPORT_NAME
+    ",\"for_partners\":{\"type\":\"boolean\",\"description\":"
     "\"open to partner admins, each answered their own partner's figures "
     "only (partner_id)\"},\"title\":{\"type\":\"string\"},\"description\":{"
     "\"type\":\"string\"},\"group\":{\"type\":\"string\"},"

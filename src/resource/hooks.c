@@ -58,6 +58,22 @@ hooks_gdpr_register(const struct gdpr_hook *h)
 			    h->name);
 			return (ERR_CONFIG);
 		}
+	/* What its export writes is declared (the document's answer of
+	 * the export is closed: tests/api/openapi_contract.py). */
+	if (h->export != NULL || h->export_links != NULL) {
+		json_t *s =
+		    h->schema != NULL ? json_loads(h->schema, 0, NULL) : NULL;
+		int ok = json_is_object(s);
+
+		json_decref(s);
+		if (!ok) {
+			log_error("event=gdpr_hook_invalid name=%s "
+				  "detail=\"its export's schema is not a JSON "
+				  "object\"",
+			    h->name);
+			return (ERR_CONFIG);
+		}
+	}
 	for (i = 0; i < ngdpr_hooks; i++)
 		if (strcmp(gdpr_hooks[i]->name, h->name) == 0)
 			return (ERR_CONFLICT);
@@ -65,6 +81,13 @@ hooks_gdpr_register(const struct gdpr_hook *h)
 		return (ERR_TOO_LARGE);
 	gdpr_hooks[ngdpr_hooks++] = h;
 	return (OK);
+}
+
+const struct gdpr_hook *const *
+hooks_gdpr_all(size_t *n)
+{
+	*n = ngdpr_hooks;
+	return (gdpr_hooks);
 }
 
 int

@@ -66,16 +66,27 @@ struct gdpr_hook {
 	 */
 	int (*export_links)(struct tx *, const char *user_id,
 	    const char *export_id, json_t *rows);
+	/*
+	 * For the OpenAPI document: JSON Schema text of one row of its
+	 * export (records.<name>'s items, src/resource/openapi.c), naming
+	 * every member it writes. Required of a hook with export or
+	 * export_links.
+	 */
+	const char *schema;
 };
 #define HOOKS_GDPR_MAX 16
 
 /*
  * ERR_CONFLICT for a name registered already (a module's init run again),
  * ERR_TOO_LARGE past max, ERR_CONFIG (logged) for a hook with an export
- * named as a registered resource: the resource's rows are exported from
- * its declaration. Register resources first (the program does).
+ * named as a registered resource (the resource's rows are exported from
+ * its declaration) or without a schema that is a JSON object. Register
+ * resources first (the program does).
  */
 int hooks_gdpr_register(const struct gdpr_hook *);
+/* The hooks registered, in order (the document declares their exports);
+ * borrowed. */
+const struct gdpr_hook *const *hooks_gdpr_all(size_t *n);
 /*
  * Every hook's export (or export_links, with export_id), each under
  * into.<name> (an array). A name into holds already (the export of a

@@ -28,6 +28,7 @@
 #include "core/jsonw.h"
 #include "core/tz.h"
 #include "http/http.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 
@@ -69,6 +70,8 @@ static json_t *op_new(const char *, const char *, const char *);
 static void    resource_paths(json_t *, json_t *, const struct rdef *);
 static json_t *media_types(json_t *);
 static void    answer_close(json_t *);
+static json_t *exported_schema(const struct rdef *);
+static void    export_schemas(json_t *);
 static void    route_answers(json_t *, const struct route *, json_t *);
 static void    route_paths(
        const struct doc_parts *, const struct route_table *, size_t);
@@ -1124,12 +1127,19 @@ media_types(json_t *types)
 }
 
 /*
- * A success answer names every member it sends: each object of schema s
- * that lists properties and says nothing of others is closed
- * (additionalProperties false), so the contract hook refuses a member the
- * api text does not name (tests/api/openapi_contract.py). An allOf's
- * branches are left as they are (closing one would refuse the others'
- * members): the allOf itself says unevaluatedProperties false.
+ * Close the success answer's schema s of a route's api text, in place (a
+ * copy of the text's), so that the contract hook refuses a member the
+ * text does not name (tests/api/openapi_contract.py): every object in it
+ * that lists properties and says nothing of others (neither
+ * additionalProperties nor unevaluatedProperties) gets
+ * additionalProperties false. It goes down into properties, items,
+ * additionalProperties, the branches of anyOf and oneOf, and the
+ * properties of allOf's branches; an allOf's branches themselves are
+ * left open (closing one would refuse the members the others name): the
+ * object holding the allOf says unevaluatedProperties false itself, which
+ * also keeps it from being closed here. A $ref is not followed: the
+ * components it names are closed where they are made (row_schema,
+ * export_schemas) or by their api text.
  */
 static void
 answer_close(json_t *s)
@@ -1141,7 +1151,8 @@ answer_close(json_t *s)
 	if (!json_is_object(s))
 		return;
 	if (json_object_get(s, "properties") != NULL &&
-	    json_object_get(s, "additionalProperties") == NULL)
+	    json_object_get(s, "additionalProperties") == NULL &&
+	    json_object_get(s, "unevaluatedProperties") == NULL)
 		json_object_set_new(s, "additionalProperties", json_false());
 	json_object_foreach(json_object_get(s, "properties"), k, v) {
 		answer_close(v);
@@ -1159,6 +1170,112 @@ answer_close(json_t *s)
 			answer_close(v);
 		}
 	}
+}
+
+/* The row that owns itself as its export writes it: the row's schema
+ * and the members res->exported adds, required. */
+static json_t *
+exported_schema(const struct rdef *rd)
+{
+	const char *k;
+	json_t	   *s, *more, *v, *req;
+
+	s = row_schema(rd, 0);
+	if (rd->res->exported == NULL ||
+	    (more = json_loads(rd->res->exported, 0, NULL)) == NULL)
+		return (s);
+	if ((req = json_object_get(s, "required")) == NULL) {
+		req = json_array();
+		json_object_set_new(s, "required", req);
+	}
+	json_object_foreach(more, k, v) {
+		json_array_append_new(req, json_string(k));
+	}
+	json_object_update(json_object_get(s, "properties"), more);
+	json_decref(more);
+	return (s);
+}
+
+/*
+ * The parts of the GDPR export's answer (src/people/gdpr.c, whose api
+ * text puts them together), as the resource layer and the GDPR hooks
+ * write it (query.c's resource_export_owned, gdpr.c's
+ * resource_export_row, hooks.c's hooks_gdpr_export):
+ *
+ *	export_records	the rows of each resource the person owns (an
+ *			owner column, not its id), an array of the
+ *			resource's row each, and each GDPR hook's export,
+ *			an array of its schema's rows; every member always
+ *			there (an empty array), no other
+ *	export_tables	the same of the RESOURCE_EXPORT_TOP resources,
+ *			written beside "user" in the export itself
+ *	<name>_exported	the row that owns itself (users) as exported,
+ *			every field but the hidden ones, and the members
+ *			its res->exported names
+ *
+ * export_tables says nothing of other members: the export's schema names
+ * its own beside it and closes the whole with unevaluatedProperties.
+ */
+static void
+export_schemas(json_t *schemas)
+{
+	const struct rdef *const      *all;
+	const struct gdpr_hook *const *hooks;
+	json_t			      *rec, *rec_req, *top, *top_req, *s;
+	char			       ref[160], name[160];
+	size_t			       i, n;
+
+	rec = json_object();
+	rec_req = json_array();
+	top = json_object();
+	top_req = json_array();
+	all = rdef_all(&n);
+	for (i = 0; i < n; i++) {
+		if (all[i]->res->owner_column == NULL)
+			continue;
+		if (all[i]->owner_is_id) {
+			snprintf(name, sizeof(name), "%s_exported",
+			    all[i]->res->name);
+			json_object_set_new(
+			    schemas, name, exported_schema(all[i]));
+			continue;
+		}
+		snprintf(ref, sizeof(ref), "#/components/schemas/%s",
+		    all[i]->res->name);
+		s = json_pack(
+		    "{s:s,s:{s:s}}", "type", "array", "items", "$ref", ref);
+		if (all[i]->res->flags & RESOURCE_EXPORT_TOP) {
+			json_object_set_new(top, all[i]->res->name, s);
+			json_array_append_new(
+			    top_req, json_string(all[i]->res->name));
+		} else {
+			json_object_set_new(rec, all[i]->res->name, s);
+			json_array_append_new(
+			    rec_req, json_string(all[i]->res->name));
+		}
+	}
+	hooks = hooks_gdpr_all(&n);
+	for (i = 0; i < n; i++) {
+		if (hooks[i]->export == NULL && hooks[i]->export_links == NULL)
+			continue;
+		/* Checked a JSON object at registration. */
+		if ((s = json_loads(hooks[i]->schema, 0, NULL)) == NULL)
+			continue;
+		json_object_set_new(rec, hooks[i]->name,
+		    json_pack("{s:s,s:o}", "type", "array", "items", s));
+		json_array_append_new(rec_req, json_string(hooks[i]->name));
+	}
+	json_object_set_new(schemas, "export_records",
+	    json_pack("{s:s,s:s,s:o,s:o,s:b}", "type", "object", "description",
+		"the rows the person owns, by resource, and each module's "
+		"own (its GDPR hook's)",
+		"required", rec_req, "properties", rec, "additionalProperties",
+		0));
+	json_object_set_new(schemas, "export_tables",
+	    json_pack("{s:s,s:s,s:o,s:o}", "type", "object", "description",
+		"the account's own tables (its auth sessions, password "
+		"resets, the mail sent for it), beside user in the export",
+		"required", top_req, "properties", top));
 }
 
 /* The answers a custom route's flags imply, and its own (api). */
@@ -1387,6 +1504,7 @@ resource_openapi(void)
 	    "X-Carebase-Client: web); a change made with it needs X-CSRF-Token, "
 	    "and the Authorization header wins when both come");
 	json_object_set_new(schemas, "Problem", problem_schema());
+	export_schemas(schemas);
 	all = rdef_all(&n);
 	for (i = 0; i < n; i++) {
 		if (all[i]->res->flags & RESOURCE_NO_ROUTES) {

@@ -34,7 +34,7 @@ struct ex {
 static json_t	  *example_of(struct ex *x, json_t *schema, int depth);
 static json_t	  *example_any_of(struct ex *x, json_t *schema, int depth);
 static json_t	  *example_ref(struct ex *x, const char *ref, int depth);
-static json_t	  *example_all_of(struct ex *x, json_t *list, int depth);
+static json_t	  *example_all_of(struct ex *x, json_t *schema, int depth);
 static json_t	  *example_object(struct ex *x, json_t *schema, int depth);
 static json_t	  *example_array(struct ex *x, json_t *schema, int depth);
 static json_t	  *example_string(json_t *schema);
@@ -137,8 +137,8 @@ example_of(struct ex *x, json_t *schema, int depth)
 		return (json_is_string(v)
 			? example_ref(x, json_string_value(v), depth)
 			: NULL);
-	if ((v = json_object_get(schema, "allOf")) != NULL)
-		return (example_all_of(x, v, depth));
+	if (json_object_get(schema, "allOf") != NULL)
+		return (example_all_of(x, schema, depth));
 	/* anyOf beside a type of its own says which members must come
 	 * together: the object made with every member it declares has them. */
 	type = example_type(schema);
@@ -182,14 +182,27 @@ example_any_of(struct ex *x, json_t *schema, int depth)
 }
 
 /* Every part's example, their members merged (a row and what a hook adds
- * to it, a problem and its codes). */
+ * to it, a problem and its codes), after those of schema's own
+ * properties beside its allOf (the GDPR export's): made without its
+ * required, which a part may hold, checked once all are merged. */
 static json_t *
-example_all_of(struct ex *x, json_t *list, int depth)
+example_all_of(struct ex *x, json_t *schema, int depth)
 {
-	json_t *out = NULL, *part;
-	size_t	i;
+	json_t	   *out = NULL, *part, *own, *v;
+	const char *k;
+	size_t	    i;
 
-	json_array_foreach(list, i, part) {
+	if (json_object_get(schema, "properties") != NULL) {
+		if ((own = json_copy(schema)) == NULL)
+			return (NULL);
+		json_object_del(own, "allOf");
+		json_object_del(own, "required");
+		out = example_of(x, own, depth + 1);
+		json_decref(own);
+		if (out == NULL)
+			return (NULL);
+	}
+	json_array_foreach(json_object_get(schema, "allOf"), i, part) {
 		if ((part = example_of(x, part, depth + 1)) == NULL) {
 			json_decref(out);
 			return (NULL);
@@ -201,6 +214,13 @@ example_all_of(struct ex *x, json_t *list, int depth)
 			json_decref(part);
 		} else {
 			json_decref(part);
+			json_decref(out);
+			return (NULL);
+		}
+	}
+	json_array_foreach(json_object_get(schema, "required"), i, v) {
+		k = json_string_value(v);
+		if (k == NULL || json_object_get(out, k) == NULL) {
 			json_decref(out);
 			return (NULL);
 		}

@@ -438,6 +438,11 @@ struct resource {
 	 * after_read), never required: a row declares what it answers and
 	 * no other member (src/resource/openapi.c). */
 	const char *answered;
+	/* For the OpenAPI document, may be NULL: JSON text {name: schema}
+	 * of the members the GDPR export adds to the row that owns itself
+	 * (owner_column "id": the person's own row, resource_export_row's
+	 * caller), always there: the document's <name>_exported. */
+	const char *exported;
 };
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. Its

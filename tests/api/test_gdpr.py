@@ -12,7 +12,8 @@ import secrets
 
 import pytest
 
-from conftest import PASSWORD, hdr, me, person, problem, wait_until
+from conftest import PASSWORD, hdr, login, me, person, problem, register, wait_until
+from training_helpers import booked
 
 # --------------------------------------------------------------------------
 # helpers (people accounts come from the people module)
@@ -326,3 +327,81 @@ def test_a_soft_deleted_user_can_be_exported_and_erased(server, people):
             404, "NOT_FOUND")
     rc, out = audit_verify(server)
     assert rc == 0 and "chain intact" in out, out
+
+
+# -- x19g (issue 19): the export's answer is declared and closed ---------------
+
+DEMO_PASSWORD = "carebase-demo-2026"
+
+
+# The sections whose rows take a scenario of their own (payments through
+# Stripe, a trainer's attendance and certificates, the booking system's
+# and the chat provider's webhooks): the test that exports them, asserting
+# rows, its answer checked by the contract hook as every answer is.
+ELSEWHERE = {
+    "records.attendance_records": "test_training_certificates.py",
+    "records.certificates": "test_training_certificates.py",
+    "records.chat_profile_sync": "test_chatsync.py",
+    "records.notifications": "test_training_notifications.py",
+    "records.payment_transactions": "test_training_payments.py",
+    "records.refunds": "test_training_refunds.py",
+    "records.special_requirements": "test_training_bookings.py",
+    "records.therapy_bookings": "test_bookings.py",
+    "records.webhook_inbox": "test_inbox_privacy.py",
+}
+
+
+def export_sections(doc):
+    """{section: rows} of an export: its relationships, audit log, the
+    account's own tables beside user, and each member of records."""
+    top = {k: v for k, v in doc.items() if isinstance(v, list)}
+    return {**top, **{f"records.{k}": v for k, v in doc["records"].items()}}
+
+
+def test_every_section_of_the_export_is_checked_against_the_document_with_rows(
+        start_seeded):
+    """The contract hook (openapi_contract.py) checks every answer against
+    the document, whose export is closed (export_records, export_tables,
+    users_exported, each GDPR hook's schema): exported with rows in every
+    section, the demo seed's people (as an admin, and the member as
+    themselves) and what this test adds are each an answer it checks, so
+    a row of any section the document does not declare fails here. Every
+    section the document declares has a row in one of them, or in the
+    test ELSEWHERE names."""
+    srv = start_seeded()
+    admin = login(srv, "admin@demo.carebase.dev", DEMO_PASSWORD)
+    member = login(srv, "member@demo.carebase.dev", DEMO_PASSWORD)
+    # What the seed has not: mail and a reset link, a family invitation,
+    # a new account's verification link, a preference, an inquiry and a
+    # booking of the seed's schedule (its attendees, its funnel's events).
+    assert srv.post("/v1/auth/password-reset",
+                    json={"email": "member@demo.carebase.dev"}).status_code == 202
+    r = srv.post("/v1/me/family/invite", headers=hdr(member),
+                 json={"email": f"kin-{secrets.token_hex(3)}@example.org"})
+    assert r.status_code == 202, r.text
+    assert register(srv, f"new-{secrets.token_hex(3)}@example.org").status_code == 201
+    r = srv.post("/v1/notification-preferences", headers=hdr(member),
+                 json={"notification_type": "reminder", "channel": "email", "enabled": False})
+    assert r.status_code == 201, r.text
+    sched = srv.get("/v1/course-schedules").json()["data"][0]
+    r = srv.post("/v1/booking-inquiries", headers=hdr(member), json={
+        "schedule_id": sched["id"], "first_name": "Mem", "last_name": "Ber",
+        "email": "member@demo.carebase.dev", "number_of_people": 1})
+    assert r.status_code == 201, r.text
+    booked(srv, {"token": member, **me(srv, member)}, sched)
+    doc = srv.get("/v1/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    declared = ({k for k in schemas["export_tables"]["properties"]}
+                | {"relationships", "audit_log"}
+                | {f"records.{k}" for k in schemas["export_records"]["properties"]})
+    ids = [u["id"] for u in srv.get("/v1/users?limit=100", headers=hdr(admin)).json()["data"]]
+    filled = set()
+    for uid in ids:
+        r = srv.get(f"/v1/users/{uid}/export", headers=hdr(admin))
+        assert r.status_code == 200, r.text
+        filled |= {k for k, v in export_sections(r.json()).items() if v}
+    r = srv.get("/v1/me/export", headers=hdr(member))
+    assert r.status_code == 200, r.text
+    assert set(export_sections(r.json())) == declared
+    assert set(ELSEWHERE) <= declared, set(ELSEWHERE) - declared
+    assert declared - filled <= set(ELSEWHERE), " ".join(sorted(declared - filled))

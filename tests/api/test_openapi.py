@@ -556,6 +556,7 @@ CLIENT_JSON_FIELDS = {
     "settings.validation_rules",          # an admin's rules for a setting
     "therapists.calendar_integration",    # the therapist's calendar's own settings
     "users.demographics",                 # what a person tells of themselves
+    "users_exported.demographics",        # the same in their GDPR export
 }
 # Left open, each with why (keep it short: a map keyed by data declares
 # its values' schema in additionalProperties instead, and passes).
@@ -566,10 +567,6 @@ OPEN_BY_DESIGN = {
     # What each action's writer recorded (its keys the fields changed, its
     # values theirs), kept as written: the hash chain covers the text.
     "audit_record.changes": "an audit row's changes",
-    # NOT DONE (issue 19): the export's rows are the resources' rows and
-    # each GDPR hook's own (src/resource/hooks.c), not yet declared.
-    "get /v1/me/export 200": "the GDPR export",
-    "get /v1/users/{id}/export 200": "the GDPR export",
 }
 
 
@@ -578,7 +575,8 @@ def open_success_nodes(doc):
     followed): an object with neither properties nor additionalProperties,
     one with properties that is not closed (additionalProperties false, or
     unevaluatedProperties false over an allOf), a map whose values are any
-    (additionalProperties {} or true), an array whose items are any."""
+    (additionalProperties {} or true), an array whose items are any, a
+    member of any value ({} or true)."""
     found = []
 
     def resolve(s, seen, name):
@@ -606,7 +604,11 @@ def open_success_nodes(doc):
         if t in CLIENT_JSON and "properties" not in s and client:
             return
         ap = s.get("additionalProperties")
-        closed = closed or ap is False or s.get("unevaluatedProperties") is False
+        # Closed from outside (a branch of a closed allOf) unless it takes
+        # any member itself: additionalProperties true or {} evaluates
+        # every member, so unevaluatedProperties false above refuses none.
+        closed = ((closed and ap not in (True, {})) or ap is False
+                  or s.get("unevaluatedProperties") is False)
         if "object" in t or "properties" in s:
             if "properties" in s and not closed:
                 found.append((where, "properties without additionalProperties false"))
@@ -615,8 +617,11 @@ def open_success_nodes(doc):
         if "array" in t and s.get("items") in (None, True, {}):
             found.append((where, "an array of any items"))
         for k, v in (s.get("properties") or {}).items():
-            if f"{name}.{k}" not in OPEN_BY_DESIGN:
-                walk(v, f"{where}.{k}", seen, name, client=f"{name}.{k}" in CLIENT_JSON_FIELDS)
+            if f"{name}.{k}" in OPEN_BY_DESIGN or f"{where}.{k}" in OPEN_BY_DESIGN:
+                continue
+            if v in ({}, True):
+                found.append((f"{where}.{k}", "a member of any value"))
+            walk(v, f"{where}.{k}", seen, name, client=f"{name}.{k}" in CLIENT_JSON_FIELDS)
         if isinstance(ap, dict):
             walk(ap, f"{where}.*", seen, name)
         if isinstance(s.get("items"), dict):
@@ -624,7 +629,9 @@ def open_success_nodes(doc):
         for comb in ("allOf", "anyOf", "oneOf"):
             branches = s.get(comb) or []
             # An allOf is closed by one closed branch (a member none of
-            # them names fails that one) or by unevaluatedProperties.
+            # them names fails that one) or by unevaluatedProperties; that
+            # excuses each branch's own level only: every branch is walked
+            # and its members (and any member it takes) are checked.
             shut = comb == "allOf" and (closed or any(closes(b, seen, name) for b in branches))
             for i, v in enumerate(branches):
                 walk(v, f"{where}({comb}[{i}])", seen, name, shut)
@@ -635,6 +642,83 @@ def open_success_nodes(doc):
             if status[0] == "2" and media is not None and "schema" in media:
                 walk(media["schema"], f"{method} {path} {status}", frozenset())
     return found
+
+
+def stale_client_fields(doc, names=None):
+    """The names of CLIENT_JSON_FIELDS (or names) that are no field of a
+    component of doc of a client's JSON type: a name gone stale would
+    excuse nothing, and one renamed would leave its field unexcused."""
+    schemas = doc["components"]["schemas"]
+    stale = []
+    for n in sorted(CLIENT_JSON_FIELDS if names is None else names):
+        schema, _, field = n.partition(".")
+        f = ((schemas.get(schema) or {}).get("properties") or {}).get(field)
+        t = f.get("type") if isinstance(f, dict) else None
+        if not isinstance(t, list) or set(t) not in CLIENT_JSON:
+            stale.append(n)
+    return stale
+
+
+@pytest.mark.dbless
+def test_client_json_fields_are_fields_of_the_document(start_server):
+    """Each CLIENT_JSON_FIELDS name is schema.field of the document, a
+    client's JSON ({"object", "array"}, and null); a stale one fails."""
+    doc = start_server().get("/v1/openapi.json").json()
+    assert stale_client_fields(doc) == []
+    planted = {"users.demographics", "users.no_such_field", "no_such_row.meta",
+               "users.email"}
+    assert stale_client_fields(doc, planted) == [
+        "no_such_row.meta", "users.email", "users.no_such_field"]
+
+
+def planted(schema, **components):
+    """A document of one operation answering schema (200), with components."""
+    return {"paths": {"/x": {"get": {"responses": {"200": {"content": {
+        "application/json": {"schema": schema}}}}}}},
+        "components": {"schemas": components}}
+
+
+def test_the_walker_checks_every_branch_of_a_closed_all_of():
+    """The walker (open_success_nodes): an allOf closed by
+    unevaluatedProperties false, or by one closed branch, excuses its
+    branches' own level only: a branch that takes any member
+    (additionalProperties true or {}) opens it, and every branch's members
+    are checked, whether the branch is inline or a $ref."""
+    closed_a = {"type": "object", "properties": {"a": {"type": "string"}},
+                "additionalProperties": False}
+    open_b = {"type": "object", "properties": {"b": {"type": "object"}}}
+    cases = [
+        # unevaluatedProperties false over a branch that takes any member
+        ({"allOf": [{"properties": {"a": {"type": "string"}}},
+                    {"properties": {"b": {"type": "string"}},
+                     "additionalProperties": True}],
+          "unevaluatedProperties": False}, {}, ["get /x 200(allOf[1])"]),
+        ({"allOf": [{"properties": {"a": {"type": "string"}}},
+                    {"$ref": "#/components/schemas/B"}],
+          "unevaluatedProperties": False},
+         {"B": {"properties": {"b": {"type": "string"}}, "additionalProperties": {}}},
+         ["get /x 200(allOf[1])"]),
+        # one branch closed: the other's open member is still found
+        ({"allOf": [{"$ref": "#/components/schemas/A"}, {"$ref": "#/components/schemas/B"}]},
+         {"A": closed_a, "B": open_b}, ["get /x 200(allOf[1]).b"]),
+        # unevaluatedProperties false: a branch's open member is found
+        ({"allOf": [closed_a, open_b], "unevaluatedProperties": False}, {},
+         ["get /x 200(allOf[1]).b"]),
+        # neither: each branch is open at its own level
+        ({"allOf": [{"properties": {"a": {"type": "string"}}},
+                    {"properties": {"b": {"type": "string"}}}]}, {},
+         ["get /x 200(allOf[0])", "get /x 200(allOf[1])"]),
+        # a member of any value
+        ({"type": "object", "properties": {"c": {}}, "additionalProperties": False}, {},
+         ["get /x 200.c"]),
+        # closed and every member declared: nothing found
+        ({"allOf": [{"properties": {"a": {"type": "string"}}},
+                    {"properties": {"b": {"type": "array", "items": {"type": "string"}}}}],
+          "unevaluatedProperties": False}, {}, []),
+    ]
+    for schema, components, want in cases:
+        found = sorted(w for w, _ in open_success_nodes(planted(schema, **components)))
+        assert found == want, (schema, found)
 
 
 @pytest.mark.dbless

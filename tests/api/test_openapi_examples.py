@@ -21,6 +21,11 @@ ROW_CODES = {"not_found", "inactive", "not_staff"}
 # Besides the collections: the operations that take what a person types
 # (an access code), sent as their examples are.
 TYPED = ("/v1/partner-access/validate-code", "/v1/partner-access/assign")
+# How many create examples must be taken (2xx), not let pass for a row
+# they name that a fresh server does not hold (404, 409, a 422 of
+# ROW_CODES): 11 of 34 are now; the others name rows by made-up UUIDs.
+# Raise it as examples are taken; never lower it.
+MADE_MIN = 11
 
 
 def create_operations(doc):
@@ -75,7 +80,7 @@ def test_every_create_example_is_taken_by_the_server(server, admin):
     doc = server.get("/v1/openapi.json").json()
     ops = list(create_operations(doc))
     assert len(ops) >= 30, [p for p, _ in ops]
-    missing, refused = [], []
+    missing, refused, made = [], [], []
     for path, op in ops:
         example = request_example(op)
         if example is None:
@@ -85,6 +90,14 @@ def test_every_create_example_is_taken_by_the_server(server, admin):
         why = refusal(r)
         if why is not None:
             refused.append(f"POST {path} {example}: {why}")
+        elif 200 <= r.status_code < 300:
+            made.append(path)
     assert not missing, f"create operations without a request example: {missing}"
     assert not refused, (f"{len(refused)} of {len(ops)} create examples refused:\n"
                          + "\n".join(refused))
+    # A 404 or 409 for a row the example names is its luck, not its shape,
+    # but only a taken example shows the shape is what the server takes:
+    # at least MADE_MIN are.
+    assert len(made) >= MADE_MIN, (
+        f"only {len(made)} of {len(ops)} create examples taken (2xx): "
+        f"{sorted(set(p for p, _ in ops) - set(made))}")

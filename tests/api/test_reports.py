@@ -51,6 +51,42 @@ def test_catalogue_lists_the_reports(server, seeded):
     assert "sql" not in r.text.lower()
 
 
+def test_a_report_name_is_declared_the_catalogues_wherever_one_is_taken(server, seeded):
+    """Issue 19 (x19g): the report-schedules list filter, GET
+    /v1/reports/{name}'s path, a run's body and the catalogue's own names
+    declare the catalogue's names as their enum ($ref to the one field
+    that holds them), so a client types them and a name not there fails
+    the contract hook where the server takes it."""
+    names = {d["name"] for d in server.get("/v1/reports", headers=hdr(seeded["admin"])).json()["data"]}
+    doc = server.get("/v1/openapi.json").json()
+
+    def resolve(s):
+        while "$ref" in s:
+            node = doc
+            for part in s["$ref"][2:].split("/"):
+                node = node[part]
+            s = node
+        return s
+
+    def param(path, method, name, where):
+        op = doc["paths"][path][method]
+        (p,) = [p for p in op.get("parameters", []) + doc["paths"][path].get("parameters", [])
+                if p["name"] == name and p["in"] == where]
+        return resolve(p["schema"])
+
+    report_runs = doc["paths"]["/v1/report-runs"]["post"]["requestBody"]["content"]
+    catalogue = doc["paths"]["/v1/reports"]["get"]["responses"]["200"]["content"]
+    taken = {
+        "report-schedules ?report=": param("/v1/report-schedules", "get", "report", "query"),
+        "reports/{name}": param("/v1/reports/{name}", "get", "name", "path"),
+        "report-runs body": resolve(report_runs["application/json"]["schema"]["properties"]["report"]),
+        "catalogue name": resolve(catalogue["application/json"]["schema"]["properties"]["data"]
+                                  ["items"]["properties"]["name"]),
+    }
+    for where, schema in taken.items():
+        assert set(schema.get("enum") or []) == names, where
+
+
 @pytest.mark.dialect
 def test_signups_by_partner_per_month_week_and_day(server, seeded):
     ids, admin = seeded, seeded["admin"]

@@ -728,12 +728,20 @@ no_hook_replaces_a_declared_export(void **state)
 	static const struct gdpr_hook erase_only = { "gdpr_probe", NULL,
 		hook_erase };
 	static const struct gdpr_hook other = { "gdpr_probe_hook", hook_rows,
-		NULL };
+		NULL, NULL, "{\"type\":\"string\"}" };
+	/* An export the document cannot declare: no schema, or one that is
+	 * not a JSON object. */
+	static const struct gdpr_hook undeclared = { "gdpr_probe_hook",
+		hook_rows, NULL };
+	static const struct gdpr_hook bad_schema = { "gdpr_probe_hook",
+		hook_rows, NULL, NULL, "[\"string\"]" };
 	json_t			     *into;
 
 	(void)state;
 	assert_int_equal(hooks_gdpr_register(&named), ERR_CONFIG);
 	assert_int_equal(hooks_gdpr_register(&erase_only), OK);
+	assert_int_equal(hooks_gdpr_register(&undeclared), ERR_CONFIG);
+	assert_int_equal(hooks_gdpr_register(&bad_schema), ERR_CONFIG);
 	assert_int_equal(hooks_gdpr_register(&other), OK);
 	into = json_pack("{s:[s]}", "gdpr_probe_hook", "declared");
 	assert_int_equal(
@@ -773,7 +781,7 @@ export_ids_bind_a_session_and_a_person(void **state)
 	static const struct gdpr_hook named = { "gdpr_probe", NULL, NULL,
 		hook_links };
 	static const struct gdpr_hook links = { "gdpr_probe_links", NULL, NULL,
-		hook_links };
+		hook_links, "{\"type\":\"string\"}" };
 	struct principal	      who, other;
 	char			      id[RESOURCE_EXPORT_ID_LEN + 1];
 	char			      again[RESOURCE_EXPORT_ID_LEN + 1];

@@ -3779,6 +3779,175 @@ export interface components {
                 detail?: string;
             }[];
         };
+        /** @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions and every link mailed to them. A changed (or newly given) email is unproven until the link mailed to it is used; the old address, if proven, is sent a notice with no link. */
+        users_exported: {
+            /**
+             * Format: uuid
+             * @description identifier (UUIDv7)
+             */
+            readonly id: string;
+            /** @description given name */
+            first_name: string | null;
+            /** @description family name */
+            last_name: string | null;
+            /**
+             * Format: email
+             * @description sign-in address; filter with ?email= (blind index)
+             */
+            email: string | null;
+            /** @description telephone number */
+            phone?: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD; decides whether guardian consent is needed
+             */
+            date_of_birth: string | null;
+            /** @description gender, in the person's own words */
+            gender?: string | null;
+            /** @description town or region */
+            location?: string | null;
+            /** @description other demographic answers, as one object */
+            demographics?: Record<string, never> | unknown[] | null;
+            /** @description ISO 3166-1 alpha-2 */
+            country: string | null;
+            /** @description BCP 47 language tag for the interface */
+            locale: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
+             */
+            time_zone?: string | null;
+            /** @description language the person signed up in */
+            signup_language?: string | null;
+            /**
+             * @description may be contacted about research and news
+             * @default false
+             */
+            contact_permission: boolean;
+            /**
+             * @description may receive service emails
+             * @default true
+             */
+            service_emails_permission: boolean;
+            /**
+             * @description never, daily, weekly or monthly
+             * @default never
+             * @enum {string}
+             */
+            email_reminders_frequency: "never" | "daily" | "weekly" | "monthly";
+            /**
+             * Format: date-time
+             * @description when the terms were accepted
+             */
+            readonly terms_accepted_at?: string | null;
+            /** @description which terms */
+            readonly terms_version?: string | null;
+            /**
+             * Format: date-time
+             * @description when the privacy notice was accepted
+             */
+            readonly privacy_accepted_at?: string | null;
+            /** @description which privacy notice */
+            readonly privacy_version?: string | null;
+            /**
+             * @description one of the roles; staff only
+             * @default member
+             * @enum {string}
+             */
+            role: "admin" | "partner_admin" | "therapist" | "instructor" | "member";
+            /**
+             * @description false ends every session; staff only
+             * @default true
+             */
+            is_active: boolean;
+            /** Format: date-time */
+            readonly last_login_at?: string | null;
+            /** Format: date-time */
+            readonly last_active_at?: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** Format: date-time */
+            readonly deleted_at?: string | null;
+            /** Format: uuid */
+            readonly created_by?: string | null;
+            /** Format: uuid */
+            readonly updated_by?: string | null;
+            /** @description the pseudonym the audit log names the person by (null once erased) */
+            audit_ref: string | null;
+        };
+        /** @description the rows the person owns, by resource, and each module's own (its GDPR hook's) */
+        export_records: {
+            therapists: components["schemas"]["therapists"][];
+            therapy_sessions: components["schemas"]["therapy_sessions"][];
+            form_responses: components["schemas"]["form_responses"][];
+            resources: components["schemas"]["resources"][];
+            resource_assignments: components["schemas"]["resource_assignments"][];
+            partner_admins: components["schemas"]["partner_admins"][];
+            partner_access: components["schemas"]["partner_access"][];
+            therapy_bookings: components["schemas"]["therapy_bookings"][];
+            recordings: components["schemas"]["recordings"][];
+            course_enrolments: components["schemas"]["course_enrolments"][];
+            course_session_progress: components["schemas"]["course_session_progress"][];
+            trainers: components["schemas"]["trainers"][];
+            booking_inquiries: components["schemas"]["booking_inquiries"][];
+            training_bookings: components["schemas"]["training_bookings"][];
+            training_booking_attendees: components["schemas"]["training_booking_attendees"][];
+            special_requirements: components["schemas"]["special_requirements"][];
+            payment_transactions: components["schemas"]["payment_transactions"][];
+            refunds: components["schemas"]["refunds"][];
+            attendance_records: components["schemas"]["attendance_records"][];
+            certificates: components["schemas"]["certificates"][];
+            analytics_events: components["schemas"]["analytics_events"][];
+            notifications: components["schemas"]["notifications"][];
+            notification_preferences: components["schemas"]["notification_preferences"][];
+            webhook_inbox: {
+                /** Format: uuid */
+                id: string;
+                /** @description the sender, e.g. simplybook */
+                source: string;
+                /** Format: date-time */
+                received_at: string;
+                /** @enum {unknown} */
+                outcome: "pending" | "processed" | "refused" | "failed";
+                /** @description the last answer to the sender */
+                http_status: number | null;
+            }[];
+            recording_points: {
+                /** Format: uuid */
+                recording_id: string;
+                /** @description samples in all */
+                points: number;
+                channels: {
+                    name: string;
+                    points: number;
+                }[];
+                /**
+                 * Format: uri-reference
+                 * @description GET it (the export's session alone) for the points as CSV, a page at a time
+                 */
+                csv: string;
+            }[];
+            chat_profile_sync: {
+                /** @constant */
+                provider: "chat";
+                /** Format: date-time */
+                pushed_at: string | null;
+                /** @description the identity the chat provider was last sent */
+                pushed_as: string | null;
+                /** @description one waiting to be sent */
+                pending_as: string | null;
+            }[];
+        };
+        /** @description the account's own tables (its auth sessions, password resets, the mail sent for it), beside user in the export */
+        export_tables: {
+            email_log: components["schemas"]["email_log"][];
+            auth_sessions: components["schemas"]["auth_sessions"][];
+            password_resets: components["schemas"]["password_resets"][];
+            family_invites: components["schemas"]["family_invites"][];
+            email_tokens: components["schemas"]["email_tokens"][];
+        };
         /** @description Mail queued and sent, with its status and the last error: read by admins (filters status, template, recipient, created_at and sent_at ranges), the recipient and subject opened for staff only. A person's own are in their export beside their account, and deleted with them. */
         email_log: {
             /**
@@ -44138,10 +44307,52 @@ export interface operations {
                      *       "links_expire_at": "2026-03-12T10:00:00Z",
                      *       "user": {
                      *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "first_name": "text",
+                     *         "last_name": "text",
+                     *         "email": "member@example.org",
+                     *         "phone": "text",
+                     *         "date_of_birth": "2026-03-12",
+                     *         "gender": "text",
+                     *         "location": "text",
+                     *         "demographics": {},
+                     *         "country": "te",
+                     *         "locale": "text",
+                     *         "time_zone": "Europe/London",
+                     *         "signup_language": "text",
+                     *         "contact_permission": false,
+                     *         "service_emails_permission": true,
+                     *         "email_reminders_frequency": "never",
+                     *         "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *         "terms_version": "text",
+                     *         "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *         "privacy_version": "text",
+                     *         "role": "admin",
+                     *         "is_active": true,
+                     *         "last_login_at": "2026-03-12T10:00:00Z",
+                     *         "last_active_at": "2026-03-12T10:00:00Z",
+                     *         "created_at": "2026-03-12T10:00:00Z",
+                     *         "updated_at": "2026-03-12T10:00:00Z",
+                     *         "deleted_at": "2026-03-12T10:00:00Z",
+                     *         "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *         "audit_ref": "text"
                      *       },
                      *       "relationships": [
-                     *         {}
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "kind": "guardian_of",
+                     *           "status": "pending",
+                     *           "consent_at": "2026-03-12T10:00:00Z",
+                     *           "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "consent_method": "in_app",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "ended_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
                      *       ],
                      *       "audit_log": [
                      *         {
@@ -44163,34 +44374,567 @@ export interface operations {
                      *           "user_agent_index": "text"
                      *         }
                      *       ],
-                     *       "records": {},
-                     *       "truncated": true
+                     *       "records": {
+                     *         "therapists": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "bio": "text",
+                     *             "specialties": [],
+                     *             "credentials": [],
+                     *             "is_active": true,
+                     *             "calendar_integration": {},
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "therapy_sessions": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "start_time": "2026-03-12T10:00:00Z",
+                     *             "end_time": "2026-03-12T10:00:00Z",
+                     *             "status": "scheduled",
+                     *             "type": "initial",
+                     *             "format": "video",
+                     *             "shared_notes": "text",
+                     *             "meta": {},
+                     *             "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "cancel_reason": "text",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "form_responses": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "form_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "responses": {},
+                     *             "score": {
+                     *               "items": {},
+                     *               "total": 1,
+                     *               "max": 1,
+                     *               "severity": "text"
+                     *             },
+                     *             "submitted_at": "2026-03-12T10:00:00Z",
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "resources": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "owner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "title": "text",
+                     *             "description": "text",
+                     *             "type": "pdf",
+                     *             "url": "https://example.org/",
+                     *             "is_public": false,
+                     *             "tags": [],
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "resource_assignments": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "assigned_at": "2026-03-12T10:00:00Z",
+                     *             "due_date": "2026-03-12T10:00:00Z",
+                     *             "status": "assigned",
+                     *             "notes": "text",
+                     *             "viewed_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "partner_admins": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "is_active": true,
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "partner_access": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_name": "text",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "feature_live_chat": false,
+                     *             "feature_therapy": false,
+                     *             "therapy_sessions_remaining": 0,
+                     *             "therapy_sessions_redeemed": 1,
+                     *             "is_active": true,
+                     *             "activated_at": "2026-03-12T10:00:00Z",
+                     *             "deactivated_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "code": "text"
+                     *           }
+                     *         ],
+                     *         "therapy_bookings": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "action": "NEW_BOOKING",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_name": "text",
+                     *             "client_email": "member@example.org",
+                     *             "client_timezone": "text",
+                     *             "booking_code": "text",
+                     *             "service_name": "text",
+                     *             "service_provider_name": "text",
+                     *             "service_provider_email": "member@example.org",
+                     *             "start_date_time": "2026-03-12T10:00:00Z",
+                     *             "end_date_time": "2026-03-12T10:00:00Z",
+                     *             "rescheduled_from": "2026-03-12T10:00:00Z",
+                     *             "cancelled_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "status": "booked",
+                     *             "booking_system_notified": "queued"
+                     *           }
+                     *         ],
+                     *         "recordings": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "location": "text",
+                     *             "started_at": "2026-03-12T10:00:00Z",
+                     *             "ended_at": "2026-03-12T10:00:00Z",
+                     *             "feedback": "text",
+                     *             "status": "recording",
+                     *             "points": 1,
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "course_enrolments": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "completed": true,
+                     *             "started_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "course_session_progress": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "completed": true,
+                     *             "started_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "trainers": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "trainer_code": "text",
+                     *             "qualification_number": "text",
+                     *             "qualification_expiry": "2026-03-12",
+                     *             "specializations": [],
+                     *             "bio": "text",
+                     *             "hourly_rate_minor": 0,
+                     *             "currency": "GBP",
+                     *             "is_active": true,
+                     *             "is_available": true,
+                     *             "can_travel": false,
+                     *             "max_travel_miles": 0,
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "booking_inquiries": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "inquiry_reference": "text",
+                     *             "first_name": "text",
+                     *             "last_name": "text",
+                     *             "email": "member@example.org",
+                     *             "phone": "text",
+                     *             "number_of_people": 1,
+                     *             "questions": "text",
+                     *             "status": "pending",
+                     *             "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *             "responded_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "training_bookings": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_reference": "text",
+                     *             "status": "pending",
+                     *             "payment_status": "pending",
+                     *             "seats": 1,
+                     *             "unit_price_minor": 1,
+                     *             "subtotal_minor": 1,
+                     *             "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "discount_code": "text",
+                     *             "discount_minor": 1,
+                     *             "total_minor": 1,
+                     *             "currency": "tex",
+                     *             "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *             "discount_released_at": "2026-03-12T10:00:00Z",
+                     *             "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "notes": "text",
+                     *             "confirmed_at": "2026-03-12T10:00:00Z",
+                     *             "cancelled_at": "2026-03-12T10:00:00Z",
+                     *             "cancel_reason": "booker",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "attendees": [
+                     *               {
+                     *                 "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *                 "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *                 "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *                 "position": 1,
+                     *                 "name": "text",
+                     *                 "email": "member@example.org",
+                     *                 "created_at": "2026-03-12T10:00:00Z",
+                     *                 "updated_at": "2026-03-12T10:00:00Z"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "training_booking_attendees": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "position": 1,
+                     *             "name": "text",
+                     *             "email": "member@example.org",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "special_requirements": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "requirement_type": "dietary",
+                     *             "details": "text",
+                     *             "severity": "low",
+                     *             "requires_action": false,
+                     *             "action_completed": false,
+                     *             "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "is_confidential": true,
+                     *             "share_with_trainer": false,
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "payment_transactions": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "provider": "stripe",
+                     *             "stripe_payment_intent_id": "text",
+                     *             "amount_minor": 1,
+                     *             "currency": "tex",
+                     *             "status": "created",
+                     *             "payment_method": "text",
+                     *             "failure_code": "text",
+                     *             "failures": 1,
+                     *             "succeeded_at": "2026-03-12T10:00:00Z",
+                     *             "refund_committed_minor": 1,
+                     *             "refunded_minor": 1,
+                     *             "unapplied_reason": "duplicate",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "refunds": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "method": "stripe",
+                     *             "refund_reference": "text",
+                     *             "amount_minor": 1,
+                     *             "processing_fee_minor": 1,
+                     *             "net_refund_minor": 1,
+                     *             "currency": "tex",
+                     *             "cause": "request",
+                     *             "policy": "full",
+                     *             "reason": "text",
+                     *             "override_reason": "text",
+                     *             "rejection_reason": "text",
+                     *             "cancels_booking": true,
+                     *             "status": "pending",
+                     *             "stripe_refund_id": "text",
+                     *             "failure_reason": "text",
+                     *             "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "requested_at": "2026-03-12T10:00:00Z",
+                     *             "approved_at": "2026-03-12T10:00:00Z",
+                     *             "rejected_at": "2026-03-12T10:00:00Z",
+                     *             "processed_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "failed_at": "2026-03-12T10:00:00Z",
+                     *             "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "note": "text",
+                     *             "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "attendance_records": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "marked_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "status": "present",
+                     *             "check_in_time": "2026-03-12T10:00:00Z",
+                     *             "check_out_time": "2026-03-12T10:00:00Z",
+                     *             "certificate_eligible": true,
+                     *             "participation_score": 0,
+                     *             "passed_assessment": false,
+                     *             "trainer_feedback": "text",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "certificates": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_family": "text",
+                     *             "holder_name": "text",
+                     *             "certificate_number": "text",
+                     *             "verification_token": "text",
+                     *             "issue_date": "2026-03-12",
+                     *             "expiry_date": "2026-03-12",
+                     *             "status": "active",
+                     *             "revocation_reason": "text",
+                     *             "revoked_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "analytics_events": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "event_type": "schedule_viewed",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "event_data": {},
+                     *             "created_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "notifications": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "type": "booking_confirmed",
+                     *             "title": "text",
+                     *             "message": "text",
+                     *             "priority": "low",
+                     *             "send_email": true,
+                     *             "send_sms": true,
+                     *             "show_in_app": true,
+                     *             "status": "pending",
+                     *             "is_read": true,
+                     *             "email_status": "queued",
+                     *             "sms_status": "queued",
+                     *             "sms_error": "text",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "certificate_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "action_url": "https://example.org/",
+                     *             "expires_at": "2026-03-12T10:00:00Z",
+                     *             "sent_at": "2026-03-12T10:00:00Z",
+                     *             "read_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "notification_preferences": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "notification_type": "booking_confirmed",
+                     *             "channel": "email",
+                     *             "enabled": true,
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "webhook_inbox": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "source": "text",
+                     *             "received_at": "2026-03-12T10:00:00Z",
+                     *             "outcome": "pending",
+                     *             "http_status": 1
+                     *           }
+                     *         ],
+                     *         "recording_points": [
+                     *           {
+                     *             "recording_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "points": 1,
+                     *             "channels": [
+                     *               {
+                     *                 "name": "text",
+                     *                 "points": 1
+                     *               }
+                     *             ],
+                     *             "csv": "https://example.org/"
+                     *           }
+                     *         ],
+                     *         "chat_profile_sync": [
+                     *           {
+                     *             "provider": "chat",
+                     *             "pushed_at": "2026-03-12T10:00:00Z",
+                     *             "pushed_as": "text",
+                     *             "pending_as": "text"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "truncated": true,
+                     *       "email_log": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "recipient": "member@example.org",
+                     *           "subject": "text",
+                     *           "template": "text",
+                     *           "status": "queued",
+                     *           "attempts": 0,
+                     *           "sent_at": "2026-03-12T10:00:00Z",
+                     *           "error": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "auth_sessions": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "ip": "text",
+                     *           "user_agent": "text",
+                     *           "device_fingerprint": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "last_activity_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "ended_at": "2026-03-12T10:00:00Z",
+                     *           "end_reason": "text"
+                     *         }
+                     *       ],
+                     *       "password_resets": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "ip": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "used_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "family_invites": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "kind": "invite",
+                     *           "created_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "email_tokens": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "purpose": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "used_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": {
                         /** Format: date-time */
                         exported_at: string;
+                        /** @description the id the links of this export carry (records.recording_points) */
                         export_id: string;
-                        /** Format: date-time */
+                        /**
+                         * Format: date-time
+                         * @description the end of the session that made the export, when its links stop
+                         */
                         links_expire_at: string | null;
                         /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
-                        user: {
-                            /** Format: uuid */
-                            id: string;
-                            audit_ref: string | null;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                        relationships: Record<string, never>[];
+                        user: components["schemas"]["users_exported"];
+                        /** @description those they follow and those they lead, but an invitation of theirs not answered */
+                        relationships: components["schemas"]["relationships"][];
                         audit_log: components["schemas"]["audit_record"][];
-                        /** @description the rows the person owns, by resource */
-                        records: {
-                            [key: string]: Record<string, never>[];
-                        };
+                        records: components["schemas"]["export_records"];
+                        /** @description a section was cut at its bound */
                         truncated: boolean;
-                    } & {
-                        [key: string]: Record<string, never>[];
-                    };
+                    } & components["schemas"]["export_tables"];
                 };
             };
             /** @description a bad header or path, or a body not taken */
@@ -44327,10 +45071,52 @@ export interface operations {
                      *       "links_expire_at": "2026-03-12T10:00:00Z",
                      *       "user": {
                      *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "first_name": "text",
+                     *         "last_name": "text",
+                     *         "email": "member@example.org",
+                     *         "phone": "text",
+                     *         "date_of_birth": "2026-03-12",
+                     *         "gender": "text",
+                     *         "location": "text",
+                     *         "demographics": {},
+                     *         "country": "te",
+                     *         "locale": "text",
+                     *         "time_zone": "Europe/London",
+                     *         "signup_language": "text",
+                     *         "contact_permission": false,
+                     *         "service_emails_permission": true,
+                     *         "email_reminders_frequency": "never",
+                     *         "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *         "terms_version": "text",
+                     *         "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *         "privacy_version": "text",
+                     *         "role": "admin",
+                     *         "is_active": true,
+                     *         "last_login_at": "2026-03-12T10:00:00Z",
+                     *         "last_active_at": "2026-03-12T10:00:00Z",
+                     *         "created_at": "2026-03-12T10:00:00Z",
+                     *         "updated_at": "2026-03-12T10:00:00Z",
+                     *         "deleted_at": "2026-03-12T10:00:00Z",
+                     *         "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *         "audit_ref": "text"
                      *       },
                      *       "relationships": [
-                     *         {}
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "kind": "guardian_of",
+                     *           "status": "pending",
+                     *           "consent_at": "2026-03-12T10:00:00Z",
+                     *           "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "consent_method": "in_app",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "ended_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
                      *       ],
                      *       "audit_log": [
                      *         {
@@ -44352,34 +45138,567 @@ export interface operations {
                      *           "user_agent_index": "text"
                      *         }
                      *       ],
-                     *       "records": {},
-                     *       "truncated": true
+                     *       "records": {
+                     *         "therapists": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "bio": "text",
+                     *             "specialties": [],
+                     *             "credentials": [],
+                     *             "is_active": true,
+                     *             "calendar_integration": {},
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "therapy_sessions": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "start_time": "2026-03-12T10:00:00Z",
+                     *             "end_time": "2026-03-12T10:00:00Z",
+                     *             "status": "scheduled",
+                     *             "type": "initial",
+                     *             "format": "video",
+                     *             "shared_notes": "text",
+                     *             "meta": {},
+                     *             "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "cancel_reason": "text",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "form_responses": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "form_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "responses": {},
+                     *             "score": {
+                     *               "items": {},
+                     *               "total": 1,
+                     *               "max": 1,
+                     *               "severity": "text"
+                     *             },
+                     *             "submitted_at": "2026-03-12T10:00:00Z",
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "resources": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "owner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "title": "text",
+                     *             "description": "text",
+                     *             "type": "pdf",
+                     *             "url": "https://example.org/",
+                     *             "is_public": false,
+                     *             "tags": [],
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "resource_assignments": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "assigned_at": "2026-03-12T10:00:00Z",
+                     *             "due_date": "2026-03-12T10:00:00Z",
+                     *             "status": "assigned",
+                     *             "notes": "text",
+                     *             "viewed_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "partner_admins": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "is_active": true,
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "partner_access": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_name": "text",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "feature_live_chat": false,
+                     *             "feature_therapy": false,
+                     *             "therapy_sessions_remaining": 0,
+                     *             "therapy_sessions_redeemed": 1,
+                     *             "is_active": true,
+                     *             "activated_at": "2026-03-12T10:00:00Z",
+                     *             "deactivated_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "code": "text"
+                     *           }
+                     *         ],
+                     *         "therapy_bookings": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "action": "NEW_BOOKING",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "partner_name": "text",
+                     *             "client_email": "member@example.org",
+                     *             "client_timezone": "text",
+                     *             "booking_code": "text",
+                     *             "service_name": "text",
+                     *             "service_provider_name": "text",
+                     *             "service_provider_email": "member@example.org",
+                     *             "start_date_time": "2026-03-12T10:00:00Z",
+                     *             "end_date_time": "2026-03-12T10:00:00Z",
+                     *             "rescheduled_from": "2026-03-12T10:00:00Z",
+                     *             "cancelled_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "status": "booked",
+                     *             "booking_system_notified": "queued"
+                     *           }
+                     *         ],
+                     *         "recordings": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "location": "text",
+                     *             "started_at": "2026-03-12T10:00:00Z",
+                     *             "ended_at": "2026-03-12T10:00:00Z",
+                     *             "feedback": "text",
+                     *             "status": "recording",
+                     *             "points": 1,
+                     *             "meta": {},
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *           }
+                     *         ],
+                     *         "course_enrolments": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "completed": true,
+                     *             "started_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "course_session_progress": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "completed": true,
+                     *             "started_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "trainers": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "trainer_code": "text",
+                     *             "qualification_number": "text",
+                     *             "qualification_expiry": "2026-03-12",
+                     *             "specializations": [],
+                     *             "bio": "text",
+                     *             "hourly_rate_minor": 0,
+                     *             "currency": "GBP",
+                     *             "is_active": true,
+                     *             "is_available": true,
+                     *             "can_travel": false,
+                     *             "max_travel_miles": 0,
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "booking_inquiries": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "inquiry_reference": "text",
+                     *             "first_name": "text",
+                     *             "last_name": "text",
+                     *             "email": "member@example.org",
+                     *             "phone": "text",
+                     *             "number_of_people": 1,
+                     *             "questions": "text",
+                     *             "status": "pending",
+                     *             "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *             "responded_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "training_bookings": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_reference": "text",
+                     *             "status": "pending",
+                     *             "payment_status": "pending",
+                     *             "seats": 1,
+                     *             "unit_price_minor": 1,
+                     *             "subtotal_minor": 1,
+                     *             "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "discount_code": "text",
+                     *             "discount_minor": 1,
+                     *             "total_minor": 1,
+                     *             "currency": "tex",
+                     *             "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *             "discount_released_at": "2026-03-12T10:00:00Z",
+                     *             "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "notes": "text",
+                     *             "confirmed_at": "2026-03-12T10:00:00Z",
+                     *             "cancelled_at": "2026-03-12T10:00:00Z",
+                     *             "cancel_reason": "booker",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z",
+                     *             "attendees": [
+                     *               {
+                     *                 "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *                 "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *                 "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *                 "position": 1,
+                     *                 "name": "text",
+                     *                 "email": "member@example.org",
+                     *                 "created_at": "2026-03-12T10:00:00Z",
+                     *                 "updated_at": "2026-03-12T10:00:00Z"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "training_booking_attendees": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "position": 1,
+                     *             "name": "text",
+                     *             "email": "member@example.org",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "special_requirements": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "requirement_type": "dietary",
+                     *             "details": "text",
+                     *             "severity": "low",
+                     *             "requires_action": false,
+                     *             "action_completed": false,
+                     *             "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "is_confidential": true,
+                     *             "share_with_trainer": false,
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "payment_transactions": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "provider": "stripe",
+                     *             "stripe_payment_intent_id": "text",
+                     *             "amount_minor": 1,
+                     *             "currency": "tex",
+                     *             "status": "created",
+                     *             "payment_method": "text",
+                     *             "failure_code": "text",
+                     *             "failures": 1,
+                     *             "succeeded_at": "2026-03-12T10:00:00Z",
+                     *             "refund_committed_minor": 1,
+                     *             "refunded_minor": 1,
+                     *             "unapplied_reason": "duplicate",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "refunds": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "method": "stripe",
+                     *             "refund_reference": "text",
+                     *             "amount_minor": 1,
+                     *             "processing_fee_minor": 1,
+                     *             "net_refund_minor": 1,
+                     *             "currency": "tex",
+                     *             "cause": "request",
+                     *             "policy": "full",
+                     *             "reason": "text",
+                     *             "override_reason": "text",
+                     *             "rejection_reason": "text",
+                     *             "cancels_booking": true,
+                     *             "status": "pending",
+                     *             "stripe_refund_id": "text",
+                     *             "failure_reason": "text",
+                     *             "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "requested_at": "2026-03-12T10:00:00Z",
+                     *             "approved_at": "2026-03-12T10:00:00Z",
+                     *             "rejected_at": "2026-03-12T10:00:00Z",
+                     *             "processed_at": "2026-03-12T10:00:00Z",
+                     *             "completed_at": "2026-03-12T10:00:00Z",
+                     *             "failed_at": "2026-03-12T10:00:00Z",
+                     *             "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "note": "text",
+                     *             "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "attendance_records": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "marked_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "status": "present",
+                     *             "check_in_time": "2026-03-12T10:00:00Z",
+                     *             "check_out_time": "2026-03-12T10:00:00Z",
+                     *             "certificate_eligible": true,
+                     *             "participation_score": 0,
+                     *             "passed_assessment": false,
+                     *             "trainer_feedback": "text",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "certificates": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_family": "text",
+                     *             "holder_name": "text",
+                     *             "certificate_number": "text",
+                     *             "verification_token": "text",
+                     *             "issue_date": "2026-03-12",
+                     *             "expiry_date": "2026-03-12",
+                     *             "status": "active",
+                     *             "revocation_reason": "text",
+                     *             "revoked_at": "2026-03-12T10:00:00Z",
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "analytics_events": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "event_type": "schedule_viewed",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "event_data": {},
+                     *             "created_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "notifications": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "type": "booking_confirmed",
+                     *             "title": "text",
+                     *             "message": "text",
+                     *             "priority": "low",
+                     *             "send_email": true,
+                     *             "send_sms": true,
+                     *             "show_in_app": true,
+                     *             "status": "pending",
+                     *             "is_read": true,
+                     *             "email_status": "queued",
+                     *             "sms_status": "queued",
+                     *             "sms_error": "text",
+                     *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "certificate_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "action_url": "https://example.org/",
+                     *             "expires_at": "2026-03-12T10:00:00Z",
+                     *             "sent_at": "2026-03-12T10:00:00Z",
+                     *             "read_at": "2026-03-12T10:00:00Z",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "notification_preferences": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "notification_type": "booking_confirmed",
+                     *             "channel": "email",
+                     *             "enabled": true,
+                     *             "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "created_at": "2026-03-12T10:00:00Z",
+                     *             "updated_at": "2026-03-12T10:00:00Z"
+                     *           }
+                     *         ],
+                     *         "webhook_inbox": [
+                     *           {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "source": "text",
+                     *             "received_at": "2026-03-12T10:00:00Z",
+                     *             "outcome": "pending",
+                     *             "http_status": 1
+                     *           }
+                     *         ],
+                     *         "recording_points": [
+                     *           {
+                     *             "recording_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "points": 1,
+                     *             "channels": [
+                     *               {
+                     *                 "name": "text",
+                     *                 "points": 1
+                     *               }
+                     *             ],
+                     *             "csv": "https://example.org/"
+                     *           }
+                     *         ],
+                     *         "chat_profile_sync": [
+                     *           {
+                     *             "provider": "chat",
+                     *             "pushed_at": "2026-03-12T10:00:00Z",
+                     *             "pushed_as": "text",
+                     *             "pending_as": "text"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "truncated": true,
+                     *       "email_log": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "recipient": "member@example.org",
+                     *           "subject": "text",
+                     *           "template": "text",
+                     *           "status": "queued",
+                     *           "attempts": 0,
+                     *           "sent_at": "2026-03-12T10:00:00Z",
+                     *           "error": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "auth_sessions": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "ip": "text",
+                     *           "user_agent": "text",
+                     *           "device_fingerprint": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "last_activity_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "ended_at": "2026-03-12T10:00:00Z",
+                     *           "end_reason": "text"
+                     *         }
+                     *       ],
+                     *       "password_resets": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "ip": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "used_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "family_invites": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "kind": "invite",
+                     *           "created_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "email_tokens": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "purpose": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "used_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": {
                         /** Format: date-time */
                         exported_at: string;
+                        /** @description the id the links of this export carry (records.recording_points) */
                         export_id: string;
-                        /** Format: date-time */
+                        /**
+                         * Format: date-time
+                         * @description the end of the session that made the export, when its links stop
+                         */
                         links_expire_at: string | null;
                         /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
-                        user: {
-                            /** Format: uuid */
-                            id: string;
-                            audit_ref: string | null;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                        relationships: Record<string, never>[];
+                        user: components["schemas"]["users_exported"];
+                        /** @description those they follow and those they lead, but an invitation of theirs not answered */
+                        relationships: components["schemas"]["relationships"][];
                         audit_log: components["schemas"]["audit_record"][];
-                        /** @description the rows the person owns, by resource */
-                        records: {
-                            [key: string]: Record<string, never>[];
-                        };
+                        records: components["schemas"]["export_records"];
+                        /** @description a section was cut at its bound */
                         truncated: boolean;
-                    } & {
-                        [key: string]: Record<string, never>[];
-                    };
+                    } & components["schemas"]["export_tables"];
                 };
             };
             /** @description a bad header or path, or a body not taken */
@@ -51146,7 +52465,7 @@ export interface operations {
                      * @example {
                      *       "data": [
                      *         {
-                     *           "name": "text",
+                     *           "name": "signups_by_partner",
                      *           "for_partners": true,
                      *           "title": "text",
                      *           "description": "text",
@@ -51178,7 +52497,7 @@ export interface operations {
                      */
                     "application/json": {
                         data: {
-                            name: string;
+                            name: components["schemas"]["report_schedules_create"]["report"];
                             /** @description open to partner admins, each answered their own partner's figures only (partner_id) */
                             for_partners: boolean;
                             title: string;
@@ -51342,7 +52661,8 @@ export interface operations {
             };
             header?: never;
             path: {
-                name: string;
+                /** @description a name from GET /v1/reports (another is 404 REPORT_NOT_FOUND) */
+                name: components["schemas"]["report_schedules_create"]["report"];
             };
             cookie?: never;
         };
@@ -54073,7 +55393,7 @@ export interface operations {
                      *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *       ],
                      *       "ignored": true,
-                     *       "component": {}
+                     *       "component": "text"
                      *     }
                      */
                     "application/json": {
@@ -54109,7 +55429,8 @@ export interface operations {
                         /** @description the course sessions it touched */
                         course_sessions?: string[];
                         ignored?: boolean;
-                        component?: unknown;
+                        /** @description an ignored story's content type (its content.component), neither a course nor a session */
+                        component?: string;
                     };
                 };
             };
