@@ -182,6 +182,7 @@ struct erase {
 	int			was_admin;
 	int			erased;
 	int			journalled;
+	int			migrating; /* a migration held us off */
 };
 
 struct export
@@ -535,10 +536,14 @@ erase_in(struct tx *tx, struct erase *e)
 	int	     rc, was_admin = 0;
 
 	/* No migration until it ends (resource_erase_owned goes by the
-	 * applied ones), taken before any write: a migration waiting for a
-	 * table written here would deadlock with it. */
-	if ((rc = migrate_lock_shared(tx)) != OK ||
-	    (rc = people_user_lock(tx, e->user_id)) != OK)
+	 * applied ones), taken before touching any table, a read too: a
+	 * migration waiting for a table touched here would deadlock with
+	 * it. One being applied for long: 503, nothing done (erase_send). */
+	if ((rc = migrate_lock_shared(tx)) != OK) {
+		e->migrating = rc == ERR_UNAVAILABLE;
+		return (rc);
+	}
+	if ((rc = people_user_lock(tx, e->user_id)) != OK)
 		return (rc);
 	st = store_prepare(tx,
 	    "SELECT email_index, role FROM users WHERE id = ? "
@@ -646,6 +651,7 @@ static void
 erase_send(struct request *req, struct principal *who, const char *id)
 {
 	struct erase e;
+	char	     retry[16];
 	int	     rc, outcome = PEOPLE_ERASE_UNKNOWN;
 
 	memset(&e, 0, sizeof(e));
@@ -670,7 +676,15 @@ erase_send(struct request *req, struct principal *who, const char *id)
 			"The erasure did not complete now. It is recorded "
 			"in the erasure journal and will be completed when "
 			"carebase next starts."));
-	else
+	else if (e.migrating) {
+		/* A migration outlasted migrate_lock_shared's wait. */
+		snprintf(retry, sizeof(retry), "%d",
+		    (MIGRATE_LOCK_WAIT_MS + 999) / 1000);
+		http_header_add(req, "Retry-After", retry);
+		http_problem(req, ERR_UNAVAILABLE, "MIGRATIONS_PENDING",
+		    "A migration is being applied; nothing changed: ask "
+		    "again in a moment.");
+	} else
 		http_problem(req, rc, NULL,
 		    rc == ERR_NOT_FOUND
 			? "No such user."

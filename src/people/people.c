@@ -202,7 +202,7 @@ static const char api_me_patch[] =
     "\"FIELD_UNAVAILABLE: a member named whose migration is pending "
     "(time_zone before 0053)\"}}";
 static const char api_me_erase[] =
-    "{\"codes\":{\"422\":[\"UNKNOWN_FIELD\"],\"409\":[\"LAST_ADMIN\",\"CONFLICT\"],\"403\":[\"WRONG_PASSWORD\"]},\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"422\":[\"UNKNOWN_FIELD\"],\"409\":[\"LAST_ADMIN\",\"CONFLICT\"],\"403\":[\"WRONG_PASSWORD\"],\"503\":[\"MIGRATIONS_PENDING\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"password\"],\"properties\":{\"password\":{\"type\":"
     "\"string\",\"writeOnly\":true}},\"additionalProperties\":false},"
     "\"answers\":{\"204\":{\"description\":\"erased: the data key is "
@@ -213,7 +213,9 @@ static const char api_me_erase[] =
     "\"type\":\"object\",\"properties\":{\"status\":{\"const\":"
     "\"pending\"},\"detail\":{\"type\":\"string\"}}}}},"
     "\"problems\":{\"403\":\"WRONG_PASSWORD\",\"422\":\"password "
-    "missing, or another member\"}}";
+    "missing, or another member\",\"503\":\"the slow pool is full: "
+    "try again after Retry-After; or MIGRATIONS_PENDING: a migration is "
+    "being applied (Retry-After); nothing changed\"}}";
 static const char api_me_password[] =
     "{\"codes\":{\"403\":[\"INVALID_CURRENT_PASSWORD\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"current_password\",\"new_password\"],\"properties\":{"
@@ -259,13 +261,14 @@ static const char api_me_export[] = API_EXPORT("the caller") "}";
 static const char api_user_export[] = API_EXPORT(
     "a user") ",\"problems\":{\"403\":\"admins only\",\"404\":\"no such user\"}}";
 static const char api_user_erase[] =
-    "{\"codes\":{\"409\":[\"LAST_ADMIN\"]},\"answers\":{\"204\":{\"description\":\"erased: the data key is "
+    "{\"codes\":{\"409\":[\"LAST_ADMIN\"],\"503\":[\"MIGRATIONS_PENDING\"]},\"answers\":{\"204\":{\"description\":\"erased: the data key is "
     "destroyed, every session ended\"},\"202\":{\"description\":\"the "
     "erasure did not complete now: the erasure journal holds it\","
     "\"schema\":{\"type\":\"object\",\"properties\":{\"status\":{"
     "\"const\":\"pending\"},\"detail\":{\"type\":\"string\"}}}}},"
     "\"problems\":{\"403\":\"admins only\",\"404\":\"no such user\","
-    "\"409\":\"erased already\"}}";
+    "\"409\":\"erased already\",\"503\":\"MIGRATIONS_PENDING: a "
+    "migration is being applied (Retry-After); nothing changed\"}}";
 
 /* clang-format off */
 #define API_ROLE	"{\"type\":\"object\",\"required\":[\"name\",\"description\"," \

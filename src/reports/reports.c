@@ -239,7 +239,8 @@ static const char api_run[] =
 	"cell), its column's total null too, and withheld_below in the JSON "
 	"(a note in CSV, XLSX and PDF); a week's or month's count is withheld "
 	"when a day of it is, and a day not over yet (with the week or month "
-	"holding it and the total) whatever its count")
+	"holding it and the total) whatever its count and whatever "
+	"report_partner_min_count")
     "],\"answers\":{\"200\":{\"description\":\"the report: rows by period "
     "and group, and the totals of the range\",\"content\":" API_ANSWER
     "}},\"problems\":{\"403\":\"neither an admin nor a partner admin; "
@@ -377,9 +378,12 @@ const struct module reports_module = {
 	"1st's); a count from 1 to report_partner_min_count - 1 is withheld "  \
 	"(null), and so is a week's or month's count with such a day in it, "  \
 	"and a total with one, so that no two answers differ by a withheld "   \
-	"count; and so is a day not over yet (its row there all the same), "   \
-	"the week or month holding it and the total of a range ending after "  \
-	"now, so that asking again and again tells nobody's joining time."
+	"count; and so is a day not over yet (over 60 s after its end; its "   \
+	"row there all the same), whatever report_partner_min_count, with "    \
+	"the week or month holding it and the total, so that the counts "      \
+	"cannot be differenced, asked again and again, into the day or time "  \
+	"a member joined (the members list, GET /v1/partner-access, shows a "  \
+	"partner admin their members and when each redeemed)."
 
 /*
  * signups_by_partner over one partner: each member once, on the day they
@@ -1018,9 +1022,12 @@ reports_run(struct request *req)
 	args(req, &a, &q, errs);
 	if (resource_errs_answer(req, errs, "The report query") != OK)
 		return;
-	/* A partner admin's small counts are withheld (make.c). */
-	if (a.scope == SCOPE_RELATED)
+	/* A partner admin's small counts, and a day not over yet, are
+	 * withheld (make.c). */
+	if (a.scope == SCOPE_RELATED) {
 		q.min_count = config.report_partner_min_count;
+		q.partner_admin = 1;
+	}
 	if ((rc = report_make(
 		 req->db, &q, (size_t)config.report_run_max_bytes, &o)) != OK) {
 		if (o.too_many_rows)

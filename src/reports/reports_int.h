@@ -167,6 +167,10 @@ struct report_query {
 	 * withheld, with the totals they could be recomputed from (a
 	 * partner admin's: report_partner_min_count). */
 	int64_t min_count;
+	/* 1: asked by a partner admin, to whom a day not over yet is
+	 * withheld whatever min_count (make.c's open_rows); 0: every day
+	 * as it is now. */
+	int partner_admin;
 };
 struct report_out {
 	char  *data; /* malloc'd; the caller frees it */

@@ -203,7 +203,8 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 	/* Read now, not the cache: a column added since it was read is
 	 * erased too; and no migration adds one until tx ends (on
 	 * PostgreSQL under READ COMMITTED one committing just after the read
-	 * would). The caller took it first, before writing (a no-op then). */
+	 * would). The caller took it first, before touching any table (a
+	 * no-op then). */
 	if ((rc = migrate_lock_shared(tx)) != OK ||
 	    (rc = schema_set_read(tx, &applied)) != OK) {
 		buf_free(&sql);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/embedded.h"
 #include "core/err.h"
@@ -20,9 +21,10 @@
 #include "store/store.h"
 
 #define MIGRATE_LOCK_SQL "SELECT pg_advisory_xact_lock(7262917388)"
-/* The same lock's shared form (migrate_lock_shared). */
+/* The same lock's shared form, tried (migrate_lock_shared): 1 if taken. */
 #define MIGRATE_LOCK_SHARED_SQL                                                \
-	"SELECT pg_advisory_xact_lock_shared(7262917388)"
+	"SELECT CASE WHEN pg_try_advisory_xact_lock_shared(7262917388) "       \
+	"THEN 1 ELSE 0 END"
 /* clang-format off */
 #define MIGRATE_TABLE_SQL \
 	"CREATE TABLE IF NOT EXISTS schema_migrations (" \
@@ -434,11 +436,39 @@ migrate_lock(struct tx *tx)
 int
 migrate_lock_shared(struct tx *tx)
 {
+	/* Tried every 50 ms rather than waited for: a wait ends only at
+	 * statement_timeout (30 s, then a 500), and a lock_timeout's failure
+	 * would end the transaction's use. */
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	struct stmt    *st;
+	int64_t		deadline;
+	int		rc, taken;
+
 	/* SQLite: a write transaction (BEGIN IMMEDIATE) already keeps every
 	 * migration (each a write transaction) out until it ends. */
 	if (store_tx_dialect(tx) != STORE_POSTGRES)
 		return (OK);
-	return (store_exec(tx, MIGRATE_LOCK_SHARED_SQL));
+	deadline = time_mono_ns() / 1000000 + MIGRATE_LOCK_WAIT_MS;
+	for (;;) {
+		if ((st = store_prepare(tx, MIGRATE_LOCK_SHARED_SQL)) == NULL)
+			return (ERR_DB);
+		taken = 0;
+		if ((rc = store_step(st)) == STORE_ROW) {
+			taken = store_col_int64(st, 0) == 1;
+			rc = OK;
+		} else if (rc == STORE_DONE)
+			rc = ERR_DB;
+		store_finalize(st);
+		if (rc != OK || taken)
+			return (rc);
+		if (time_mono_ns() / 1000000 >= deadline)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	log_warn("event=migration_lock_wait waited_ms=%d "
+		 "msg=\"a migration is being applied\"",
+	    MIGRATE_LOCK_WAIT_MS);
+	return (ERR_UNAVAILABLE);
 }
 
 static int

@@ -27,14 +27,18 @@ const struct migration *migrations_for(int dialect, size_t *n);
 int migrate_up(struct store *, int *applied);
 /*
  * Keep migrations out until tx ends: on PostgreSQL the shared form of the
- * advisory lock each migration's transaction takes (waiting for one being
- * applied to commit); on SQLite nothing to do in a write transaction,
- * which migrations' write transactions already wait for. For a
- * transaction that reads which migrations are applied and goes by it
- * (erasure: a column added after the read would not be erased). Take it
- * before writing: a migration waiting for a table the transaction has
- * written to would deadlock with it.
+ * advisory lock each migration's transaction takes, waiting up to
+ * MIGRATE_LOCK_WAIT_MS for one being applied to commit, else
+ * ERR_UNAVAILABLE (a migration is running: tell 503 MIGRATIONS_PENDING
+ * with Retry-After, nothing done); on SQLite nothing to do in a write
+ * transaction, which migrations' write transactions already wait for.
+ * For a transaction that reads which migrations are applied and goes by
+ * it (erasure: a column added after the read would not be erased). Take
+ * it before touching any table, a read too: a statement's lock (ACCESS
+ * SHARE for a read) is held to the end, and a migration waiting for it
+ * while this waits for the migration would deadlock.
  */
+#define MIGRATE_LOCK_WAIT_MS 5000
 int migrate_lock_shared(struct tx *);
 /* Roll back the newest batch, newest first; *reverted gets the count. */
 int migrate_down(struct store *, int *reverted);

@@ -394,6 +394,11 @@ sq_stmt_new(struct conn *c, const char *sql)
 	rc = sqlite3_prepare_v3(
 	    SCONN(c)->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->st, &tail);
 	if (rc != SQLITE_OK) {
+		/* A column a pending migration adds (store_tx_no_column). */
+		if ((rc & 0xff) == SQLITE_ERROR &&
+		    strncmp(sqlite3_errmsg(SCONN(c)->db), "no such column",
+			14) == 0)
+			c->tx.no_column = 1;
 		sq_status(SCONN(c)->db, rc, "prepare");
 		goto fail;
 	}

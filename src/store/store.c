@@ -517,6 +517,7 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	c->tx.conn = c;
 	c->tx.kind = kind;
 	c->tx.failed = OK;
+	c->tx.no_column = 0;
 	c->tx.writer = writer;
 	c->tx.serial = atomic_fetch_add(&tx_serials, 1) + 1;
 	c->tx.nafter = 0;
@@ -634,6 +635,12 @@ store_xact_lock(struct tx *tx, const char *key)
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
+int
+store_tx_no_column(const struct tx *tx)
+{
+	return (tx != NULL && tx->no_column);
 }
 
 enum store_dialect

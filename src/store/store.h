@@ -148,6 +148,14 @@ int store_tx_commit(struct tx *);
 void		   store_tx_rollback(struct tx *);
 enum store_dialect store_tx_dialect(const struct tx *);
 /*
+ * 1 if a statement of tx failed because a column it names is not there
+ * (SQLite "no such column", PostgreSQL 42703 undefined_column): a
+ * migration adding it is pending (a rolling upgrade, or undone), which a
+ * caller can tell as 503 MIGRATIONS_PENDING rather than 500. That
+ * statement's status stays ERR_DB; 0 for NULL.
+ */
+int store_tx_no_column(const struct tx *);
+/*
  * Serialise writers on key until this transaction ends: a PostgreSQL
  * advisory transaction lock on hashtext(key). On SQLite a write
  * transaction (BEGIN IMMEDIATE) already has the database to itself.

@@ -32,9 +32,11 @@ struct tx_after {
 };
 
 struct tx {
-	struct conn    *conn;
-	int		kind;
-	int		failed; /* first failed statement's status */
+	struct conn *conn;
+	int	     kind;
+	int	     failed; /* first failed statement's status */
+	/* A statement failed naming a column not there (store_tx_no_column). */
+	int		no_column;
 	int		writer; /* holds the store's writer turn (one_writer) */
 	uint64_t	serial; /* store_tx_serial */
 	struct tx_after after[STORE_AFTER_MAX];

@@ -464,7 +464,12 @@ def test_someone_redeeming_today_changes_no_past_day(server, db, seeded):
     assert after["rows"] == before["rows"] and after["totals"] == before["totals"]
     today = time.strftime("%Y-%m-%d", time.gmtime(now / 1000))
     tomorrow = time.strftime("%Y-%m-%d", time.gmtime(now / 1000 + 86400))
+    # Today is not over: its count is withheld from a partner admin even
+    # with report_partner_min_count 1; an admin is told it.
     body = run(server, pa, "signups_by_partner", f"period=day&from={today}&to={tomorrow}").json()
+    assert rows_by(body, "partner") == {(today, "Delta"): {"signups": None}}, body
+    body = run(server, admin, "signups_by_partner",
+               f"period=day&from={today}&to={tomorrow}&partner_id={pid}").json()
     assert rows_by(body, "partner") == {(today, "Delta"): {"signups": 1}}, body
 
 
@@ -553,12 +558,19 @@ def day_of(ms):
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
 
 
+GRACE_MS = 60000  # make.c's REPORT_DAY_GRACE_MS: a day is over this after its end
+
+
 def not_near_midnight():
-    """Now, not in the last 20 s of a UTC day (a test that names today's
-    date waits the day out rather than ask across midnight)."""
+    """Now, not in the last 20 s of a UTC day nor in the grace after one
+    (a test that names today's date waits rather than ask across
+    midnight, or while yesterday is still taken for not over)."""
     now = int(time.time() * 1000)
     if 86400000 - now % 86400000 < 20000:
         time.sleep((86400000 - now % 86400000) / 1000 + 1)
+        now = int(time.time() * 1000)
+    if now % 86400000 < GRACE_MS + 1000:
+        time.sleep((GRACE_MS + 1000 - now % 86400000) / 1000)
         now = int(time.time() * 1000)
     return now
 
@@ -670,3 +682,73 @@ def test_with_0056_undone_the_reports_reading_it_and_deactivating_a_partner_wait
     r = server.request("PATCH", f"/v1/partners/{ids['alpha']}", headers=hdr(admin),
                        json={"name": "Alpha Two"})
     assert r.status_code == 200, r.text
+
+
+OPEN_NOTE = "every count of a day not over yet, with its week or month and the total"
+
+
+def files_notes(server, who, name, query, tmp_path):
+    """The note of the report's CSV (its last line), XLSX (its cells) and
+    PDF (its words, spaces folded)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    r = run(server, who, name, query + "&format=csv")
+    assert r.status_code == 200, r.text
+    last = " ".join(next(csv.reader([r.text.splitlines()[-1]]))[0].split())
+    r = run(server, who, name, query + "&format=xlsx")
+    assert r.status_code == 200, r.text
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(r.content)
+    cells = [c.value for row in openpyxl.load_workbook(path).worksheets[0].iter_rows()
+             for c in row if isinstance(c.value, str)]
+    r = run(server, who, name, query + "&format=pdf")
+    assert r.status_code == 200, r.text
+    path = tmp_path / "r.pdf"
+    path.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          check=True).stdout.decode("utf-8")
+    return last, cells, " ".join(text.split())
+
+
+@pytest.mark.parametrize("min_count", ["1", "5"])
+def test_a_day_not_over_yet_is_withheld_whatever_the_min_count_and_the_files_say_so(
+        server, db, seeded, min_count, tmp_path):
+    """A day not over yet is withheld from a partner admin because they
+    are one, not because small counts are: report_partner_min_count 1
+    (no small count withheld) withholds it too, with the week or month
+    holding it and the total. The CSV, XLSX and PDF notes say so, after
+    the small counts' note when there is one; an admin's say nothing."""
+    admin = seeded["admin"]
+    now = not_near_midnight()
+    pid = str(uuid.uuid4())
+    db.execute(insert("partners", id=pid, name="Foxtrot", created_at=t("2024-06-01"),
+                      updated_at=t("2024-06-01")))
+    pa = partner_admin(server, admin, pid)
+    midnight = now - now % 86400000
+    yesterday, today, tomorrow = (day_of(midnight - 86400000), day_of(midnight),
+                                  day_of(midnight + 86400000))
+    joined(db, pid, *[midnight - 86400000 + 3600000 * (i + 1) for i in range(5)])
+    joined(db, pid, now - 2000, now - 1000)
+    query = f"period=day&from={yesterday}&to={tomorrow}"
+    body = run(server, pa, "signups_by_partner", query).json()
+    assert rows_by(body, "partner") == {(yesterday, "Foxtrot"): {"signups": 5},
+                                        (today, "Foxtrot"): {"signups": None}}, body
+    assert body["totals"] == {"signups": None}, body
+    last, cells, words = files_notes(server, pa, "signups_by_partner", query, tmp_path)
+    if min_count == "5":
+        assert last.startswith(NOTE) and last.endswith(", and " + OPEN_NOTE + "."), last
+    else:
+        assert last == "Every count of a day not over yet is withheld (empty cells), " \
+            "with its week or month and the total.", last
+    assert any(v == last for v in cells), cells
+    # The whole note on a PDF line of its own, the page number apart.
+    assert last in words and "Page 1 of 1" in words, words
+    # Ending at today's start: every day over, the small counts' note alone.
+    last, _, _ = files_notes(server, pa, "signups_by_partner",
+                             f"period=day&from={yesterday}&to={today}", tmp_path)
+    assert (OPEN_NOTE not in last.lower()) and last.startswith(NOTE) == (min_count == "5"), last
+    # An admin is told today's count as it is now, and no note.
+    body = run(server, admin, "signups_by_partner", query + f"&partner_id={pid}").json()
+    assert body["totals"] == {"signups": 7}, body
+    last, _, _ = files_notes(server, admin, "signups_by_partner", query + f"&partner_id={pid}",
+                             tmp_path)
+    assert "withheld" not in last, last

@@ -43846,7 +43846,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; or MIGRATIONS_PENDING: a migration is being applied (Retry-After); nothing changed */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43854,7 +43854,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -45995,7 +45995,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description MIGRATIONS_PENDING: a migration is being applied (Retry-After); nothing changed */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46003,7 +46003,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52656,7 +52656,7 @@ export interface operations {
                 period?: "day" | "week" | "month";
                 /** @description json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx (typed cells) or pdf (A4 landscape), each with the totals as its last row (one a currency when by currency) and a Content-Disposition filename */
                 format?: "json" | "csv" | "xlsx" | "pdf";
-                /** @description one partner's figures, of a report open to partners (for_partners), or course_progress for an admin (not told to partner admins: which courses an employer's people take): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON (a note in CSV, XLSX and PDF); a week's or month's count is withheld when a day of it is, and a day not over yet (with the week or month holding it and the total) whatever its count */
+                /** @description one partner's figures, of a report open to partners (for_partners), or course_progress for an admin (not told to partner admins: which courses an employer's people take): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON (a note in CSV, XLSX and PDF); a week's or month's count is withheld when a day of it is, and a day not over yet (with the week or month holding it and the total) whatever its count and whatever report_partner_min_count */
                 partner_id?: string;
             };
             header?: never;
