@@ -531,3 +531,22 @@ def test_a_path_segment_accepted_must_be_what_its_parameter_declares():
     check(c, "GET", "http://h/v1/things/first", got(
         "/v1/things/first", 404, json.dumps(problem_doc(404, "NOT_FOUND")).encode(),
         "application/problem+json"))
+
+
+def test_an_unread_answer_is_not_checked_as_an_empty_body():
+    """b19i item 7: unread (a browser's answer whose body was not at hand,
+    web_browser.py) checks what the head says, and does not take the
+    missing body for an empty one: neither as a Problem where no
+    operation is, nor as a 400 that names no refused query key."""
+    c = Contract(QUERY_DOC)
+    r = got("/v1/nowhere", 404, b"", "application/problem+json")
+    check(c, "GET", "http://h/v1/nowhere", r, unread=True)
+    with pytest.raises(ContractError):
+        check(c, "GET", "http://h/v1/nowhere", r)
+    url = "/v1/things?fooo=1"
+    check(c, "GET", "http://h" + url, got(url, 400, b"", "application/problem+json"),
+          unread=True)
+    # Still checked: a head no operation may answer.
+    with pytest.raises(ContractError, match="not a problem document"):
+        check(c, "GET", "http://h/v1/nowhere", got("/v1/nowhere", 404, b"", "text/html"),
+              unread=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+import openapi_contract
 from conftest import (PASSWORD, SIMPLYBOOK_SECRET, add_user,
                       booking_hook, booking_payload, hdr, login, person, register,
                       verify_address)
@@ -155,6 +156,10 @@ def downloads_to(drv, folder):
                         {"behavior": "allow", "downloadPath": str(folder)})
 
 
+DOWNLOADED_MEDIA = {".csv": "text/csv", ".pdf": "application/pdf",
+                    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
 def downloaded(folder, suffix, timeout=20):
     end = time.monotonic() + timeout
     while True:
@@ -162,6 +167,16 @@ def downloaded(folder, suffix, timeout=20):
         done = [p for p in Path(folder).iterdir()
                 if p.name.endswith(suffix) and p.stat().st_size > 0]
         if done:
+            # The file as saved is checked as the API's answer would be:
+            # its body the browser read as a Blob is not kept for the
+            # traffic check (web_browser.py).
+            media = DOWNLOADED_MEDIA.get(suffix)
+            if media is not None:
+                try:
+                    openapi_contract.check_file(f"downloaded {done[0].name}", media,
+                                                done[0].read_bytes())
+                except openapi_contract.ContractError as e:
+                    pytest.fail(str(e), pytrace=False)
             return done[0]
         if time.monotonic() > end:
             raise AssertionError(f"no {suffix} file in {folder}: {list(Path(folder).iterdir())}")

@@ -8,13 +8,13 @@ ever served. A headless Chromium, when installed, loads /docs and the
 application and finds them working under that policy."""
 import gzip
 import http.client
-import shutil
 import time
 from html.parser import HTMLParser
 
 import pytest
 
 from conftest import person
+import web_browser
 
 # Files compiled into the binary: what is checked here is the same on
 # either database (the /docs test signs one member in, to try an operation
@@ -238,22 +238,10 @@ def test_a_dot_segment_is_refused_before_any_route(server, path):
 # In a browser: python3-selenium driving Debian's chromium (scripts/install-deps)
 
 def browser():
-    try:
-        from selenium import webdriver
-    except ImportError:
-        pytest.skip("no python3-selenium (scripts/install-deps installs it)")
-    exe = shutil.which("chromium")
-    driver = shutil.which("chromedriver")
-    if exe is None or driver is None:
-        pytest.skip("no chromium and chromium-driver (scripts/install-deps installs them)")
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = exe
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-              "--disable-dev-shm-usage", "--no-first-run"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=opts)
+    """web_browser's Chromium: its performance log is what the traffic
+    check reads (the /docs page's openapi.json, "Try it out"'s calls and
+    the application shell's session call are checked as a page's are)."""
+    return web_browser._driver()
 
 
 def wait_for(drv, css, at_least=1, timeout=120):
@@ -291,6 +279,7 @@ def test_docs_and_the_application_work_in_a_browser_under_the_policy(server):
     login = doc["paths"]["/v1/auth/login"]["post"]
     anchor = f"operations-{login['tags'][0]}-{login['operationId']}"
     drv = browser()
+    watched = web_browser.Page(drv, server)
     try:
         drv.set_window_size(1400, 1000)
         drv.get(server.url("/docs"))
@@ -387,4 +376,7 @@ def test_docs_and_the_application_work_in_a_browser_under_the_policy(server):
         logs = drv.get_log("browser")
         assert policy_violations(logs) == [], logs
     finally:
-        drv.quit()
+        try:
+            watched.finish("test_docs_and_the_application_work_in_a_browser_under_the_policy")
+        finally:
+            drv.quit()

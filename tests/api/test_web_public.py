@@ -14,7 +14,7 @@ import re
 import pytest
 
 from conftest import PASSWORD, hdr, make_partner, new_code, person, register, sign_in
-from web_browser import Page, browser, page  # noqa: F401 (fixtures)
+from web_browser import browser, page, page_on  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.tooling]
 
@@ -98,14 +98,14 @@ def test_a_registration_error_is_shown_beside_its_field(page):
     assert page.axe() == []
 
 
-def test_a_password_reset_from_the_request_to_the_mailed_link(start_server, smtp_sink, browser):
+def test_a_password_reset_from_the_request_to_the_mailed_link(start_server, smtp_sink, page_on):
     srv = start_server(env={"CAREBASE_SMTP_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
                             "CAREBASE_SMTP_TLS": "none",
                             "CAREBASE_PUBLIC_URL": "https://app.example.test"})
     register(srv, "ann@example.org")
     smtp_sink.wait_for(1)               # the sign-up's verification
     smtp_sink.clear()
-    page = Page(browser, srv)
+    page = page_on(srv)
     page.reset()
     page.open("/sign-in")
     page.click_link("Forgotten your password?")

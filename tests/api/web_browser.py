@@ -45,7 +45,8 @@ WAIT_S = 20
 # read: a response's body is Chromium's only while its document lives.
 NAVIGATING = frozenset((
     "get", "refresh", "goBack", "goForward", "clickElement", "sendKeysToElement",
-    "w3cExecuteScript", "w3cExecuteScriptAsync", "executeAsyncScript"))
+    "w3cExecuteScript", "w3cExecuteScriptAsync", "executeAsyncScript",
+    "actions", "closeWindow", "quit"))
 # How long the end of a test waits for the answers its pages still await.
 SETTLE_S = 5
 # A file to which each Page's tally is appended (a JSON line): how many
@@ -111,6 +112,29 @@ def page(request, browser, server):
     p.finish(request.node.nodeid)
 
 
+@pytest.fixture
+def page_on(request, browser):
+    """page_on(server): a Page on a server the test started itself
+    (start_server), finished at the test's end as the page fixture's is,
+    so that its last answers are checked in its own test, not drained in
+    the next one from a server gone by then."""
+    made = []
+
+    def make(srv):
+        p = Page(browser, srv)
+        made.append(p)
+        return p
+    yield make
+    failed = []
+    for p in made:
+        try:
+            p.finish(request.node.nodeid)
+        except pytest.fail.Exception as e:
+            failed.append(str(e))
+    if failed:
+        pytest.fail("\n".join(failed), pytrace=False)
+
+
 class Tally:
     """What a Page's answers from one server came to: those checked, and
     those whose body was gone (checked without it), cut short or never
@@ -123,12 +147,16 @@ class Tally:
         self.cut = 0
         self.unanswered = 0
         self.problems = []
-        self.bodiless = []      # "METHOD path status: why" of those two
+        self.bodiless = []      # "METHOD path status: why" of non-JSON ones
+        self.lost = []          # "METHOD path: why" of requests never answered
+        # Set by a test whose page leaves on purpose with a request in
+        # flight (an account deleted, the page sent away at once).
+        self.leaves = False
 
     def counts(self):
         return {"checked": self.checked, "unread": self.unread, "cut": self.cut,
                 "unanswered": self.unanswered, "problems": len(self.problems),
-                "bodiless": self.bodiless}
+                "bodiless": self.bodiless, "lost": self.lost}
 
 
 class Traffic:
@@ -168,11 +196,17 @@ class Traffic:
     def drain(self):
         """Reads the events logged so far, checking each answer that ended."""
         for entry in self.drv.get_log("performance"):
+            # One event that cannot be read or checked is a problem of
+            # its own: the rest of the batch is still read (the log, once
+            # read, is gone).
             try:
                 msg = json.loads(entry["message"])["message"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            self._event(msg.get("method"), msg.get("params") or {})
+                self._event(msg.get("method"), msg.get("params") or {})
+            except Exception as e:  # noqa: BLE001 (recorded, not lost)
+                why = (f"in the browser: a performance log event could not be "
+                       f"checked: {type(e).__name__}: {e}: {str(entry)[:300]}")
+                for tally in dict.fromkeys(self.watched.values()):
+                    tally.problems.append(why)
 
     def settle(self, tally, timeout=SETTLE_S):
         """Drains until no request of tally's is awaited, or timeout: those
@@ -184,9 +218,8 @@ class Traffic:
             if not left:
                 return
             if time.monotonic() > end:
-                tally.unanswered += len(left)
                 for rid in left:
-                    del self.pending[rid]
+                    self._lost(self.pending.pop(rid), f"still awaited after {timeout} s")
                 return
             time.sleep(0.05)
 
@@ -218,7 +251,7 @@ class Traffic:
             status = int((rec["response"] or {}).get("status", 0))
             if rec["response"] is None:
                 # Refused, cancelled or cut before any answer: none to check.
-                rec["tally"].unanswered += 1
+                self._lost(rec, p.get("errorText") or "failed")
             elif status in (204, 304):
                 # Nothing of it was to come after its head (a 204 the page
                 # went on from with a new load is "cancelled" then).
@@ -226,6 +259,11 @@ class Traffic:
             else:
                 rec["tally"].cut += 1
                 self._check(rid, rec, body=None, cut=True)
+
+    def _lost(self, rec, why):
+        tally = rec["tally"]
+        tally.unanswered += 1
+        tally.lost.append(f"{rec['method']} {urlsplit(rec['url']).path}: {why}")
 
     def _tally(self, url):
         for base, tally in self.watched.items():
@@ -246,9 +284,12 @@ class Traffic:
         why = "cut short" if cut else "gone"
         tally, resp = rec["tally"], rec["response"]
         if resp is None:
-            tally.unanswered += 1
+            self._lost(rec, "ended with no answer")
             return
         status = int(resp.get("status", 0))
+        json_media = openapi_contract._is_json(openapi_contract._media(
+            next((v for k, v in (resp.get("headers") or {}).items()
+                  if k.lower() == "content-type"), "")))
         if body is False:
             if rec["method"] == "HEAD" or status in (204, 304):
                 body = b""
@@ -263,7 +304,7 @@ class Traffic:
                 # A body the page read as a Blob (a file it saves) is not
                 # kept for DevTools: asked for, it is empty, though bytes
                 # of it came.
-                if body == b"" and rec["wire"] > 0:
+                if body == b"" and rec["wire"] > 0 and not json_media:
                     body, why = None, "read as a Blob"
         post = rec["post"]
         if post is None and rec["has_post"]:
@@ -272,7 +313,12 @@ class Traffic:
         unread = body is None
         if unread and not cut:
             tally.unread += 1
-        if unread:
+        if unread and json_media:
+            # A page reads JSON as text, which DevTools keeps: one gone or
+            # cut short is not an answer the page could use.
+            tally.problems.append(f"in the browser: {rec['method']} {rec['url']} answered "
+                                  f"{status} JSON whose body is {why}")
+        elif unread:
             tally.bodiless.append(f"{rec['method']} {urlsplit(rec['url']).path} {status}: {why}")
         # A header's values come joined by newlines.
         headers = [(k, v) for k, vs in (resp.get("headers") or {}).items()
@@ -314,17 +360,32 @@ class Page:
             with open(TALLY_LOG, "a") as f:
                 f.write(json.dumps({"test": name, **tally.counts()}) + "\n")
         # A request with no answer (cancelled by a load, refused by the
-        # browser) has nothing to check: counted in the tally alone.
+        # browser, still awaited after SETTLE_S) has nothing to check, and
+        # the page had none to show: it fails the test, unless the test
+        # said its page leaves with one in flight (leaving()).
+        problems = list(tally.problems)
+        if tally.lost and not tally.leaves:
+            problems += [f"in the browser: {lost}, never answered" for lost in tally.lost]
+        elif tally.lost:
+            warnings.warn(f"{name}: the page left with requests unanswered: "
+                          f"{'; '.join(tally.lost)}")
         if tally.bodiless:
             warnings.warn(f"{name}: {len(tally.bodiless)} of the browser's {tally.checked} "
                           f"API answers checked without their bodies, which could not be "
                           f"had: {'; '.join(tally.bodiless)}")
-        if tally.problems:
-            for why in tally.problems:
+        if problems:
+            for why in problems:
                 if why in self.server.contract_problems:
                     self.server.contract_problems.remove(why)
             pytest.fail("the API answered the browser otherwise than its document says:\n"
-                        + "\n".join(dict.fromkeys(tally.problems)), pytrace=False)
+                        + "\n".join(dict.fromkeys(problems)), pytrace=False)
+
+    def leaving(self):
+        """The page is about to leave with a request in flight on purpose
+        (an account deleted, which signs it out at once): a request of
+        this page's that is never answered is warned of, not failed."""
+        if self.tally is not None:
+            self.tally.leaves = True
 
     # -- moving about -------------------------------------------------------
     def reset(self):
