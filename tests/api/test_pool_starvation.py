@@ -285,6 +285,37 @@ def test_a_read_statement_meeting_a_silent_server_fails_in_bounded_time(start_se
 
 
 @pytest.mark.postgres_only
+def test_a_read_whose_session_touch_commit_meets_a_silent_server_is_no_unknown_outcome(
+        start_server, db):
+    """Authentication's side write (the session's last_activity_at, at most
+    once a step) is a transaction of its own: the relay falls silent as its
+    COMMIT goes out, the touch fails after the wait, and the GET's own read
+    then cannot have a connection (the relay still silent, connect_timeout
+    2 s). The GET answers 503 UNAVAILABLE: it changed nothing the client
+    asked for, so never COMMIT_OUTCOME_UNKNOWN (before: the touch's
+    unanswered COMMIT raised the request's mark, and a read was told its
+    change may have been applied)."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        srv = relayed_server(start_server, db, relay, CAREBASE_SESSION_CACHE_SIZE="0",
+                             PGCONNECT_TIMEOUT="2")
+        ann = person(srv, "ann")
+        assert srv.get("/v1/me", headers=hdr(ann)).status_code == 200
+        # Last used two minutes ago: this request touches it (a step is
+        # a minute at most).
+        db.execute("UPDATE auth_sessions SET last_activity_at = last_activity_at - 120000 "
+                   f"WHERE user_id = '{ann['id']}'")
+        relay.hold_at(rb"Q\x00\x00\x00.COMMIT\x00", after=rb"UPDATE auth_sessions ")
+        r = srv.get("/v1/me", headers=hdr(ann), timeout=WAIT_S + 30)
+        assert not relay.open.is_set(), "the relay never fell silent"
+        assert "event=db_commit_outcome_unknown" in srv.log(), "not the touch's COMMIT"
+        assert (r.status_code, r.json()["code"]) == (503, "UNAVAILABLE"), r.text
+    finally:
+        relay.close()
+
+
+@pytest.mark.postgres_only
 @pytest.mark.parametrize("given_by", ["PGCONNECT_TIMEOUT", "service file"])
 def test_a_connect_timeout_from_the_environment_or_a_service_file_is_kept(
         start_server, db, tmp_path, given_by):
