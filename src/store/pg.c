@@ -82,10 +82,10 @@ struct pg_conn {
 	 * plan_cache_mode follows it (STORE_TX_CUSTOM_PLANS). */
 	char begin[80];
 	int  custom_plans;
-	int  ro;     /* the transaction may end without waiting */
-	int  reads;  /* it is READ ONLY: its COMMIT changes nothing */
-	int  unsent; /* pg_query's last statement never went (the send failed) */
-	int  ending; /* its end sent, the answer not read yet */
+	int  ro;    /* the transaction may end without waiting */
+	int  reads; /* it is READ ONLY: its COMMIT changes nothing */
+	int unsent; /* pg_query's last statement never went (the send failed) */
+	int ending; /* its end sent, the answer not read yet */
 };
 
 struct pg_stmt {
@@ -513,6 +513,7 @@ static int
 pg_conn_check(struct conn *c)
 {
 	PGconn *pg = PCONN(c)->pg;
+	int	lost = store_lost_peek(), rc;
 
 	pg_end_wait(c);
 	PCONN(c)->begin[0] = '\0';
@@ -531,7 +532,11 @@ pg_conn_check(struct conn *c)
 	if (PQstatus(pg) != CONNECTION_OK)
 		return (ERR_DB);
 	c->broken = 0;
-	return (pg_session(c));
+	if ((rc = pg_session(c)) == OK)
+		/* Mended: the loss found on the way (pg_end_wait) is not
+		 * the borrower's. */
+		store_lost_restore(lost);
+	return (rc);
 }
 
 #define PG_CUSTOM_PLANS "SET LOCAL plan_cache_mode = force_custom_plan"
