@@ -8024,7 +8024,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8199,7 +8199,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8409,7 +8409,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8650,7 +8650,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8864,7 +8864,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -9023,7 +9023,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9287,7 +9287,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9487,7 +9487,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -9698,7 +9698,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9872,7 +9872,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -10049,7 +10049,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -10263,7 +10263,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10436,7 +10436,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -10595,7 +10595,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10832,7 +10832,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11037,7 +11037,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -11256,7 +11256,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11457,7 +11457,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -11616,7 +11616,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11855,7 +11855,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12073,7 +12073,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -12353,7 +12353,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12559,7 +12559,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -12718,7 +12718,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13022,7 +13022,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13214,7 +13214,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -13431,7 +13431,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13621,7 +13621,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -13780,7 +13780,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14017,7 +14017,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14206,7 +14206,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -14423,7 +14423,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14598,7 +14598,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -14757,7 +14757,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14997,7 +14997,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15186,7 +15186,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -15400,7 +15400,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15587,7 +15587,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -15746,7 +15746,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15982,7 +15982,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16180,7 +16180,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -16396,7 +16396,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16581,7 +16581,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -16813,7 +16813,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16991,7 +16991,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -17195,7 +17195,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17363,7 +17363,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -17522,7 +17522,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17750,7 +17750,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17933,7 +17933,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -18139,7 +18139,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18308,7 +18308,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -18467,7 +18467,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18695,7 +18695,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18878,7 +18878,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -19084,7 +19084,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19253,7 +19253,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -19412,7 +19412,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19640,7 +19640,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19842,7 +19842,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -20057,7 +20057,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -20233,7 +20233,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -20392,7 +20392,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -20642,7 +20642,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -20848,7 +20848,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21034,7 +21034,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21230,7 +21230,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21447,7 +21447,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -21623,7 +21623,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21782,7 +21782,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -21965,7 +21965,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -22179,7 +22179,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22352,7 +22352,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -22511,7 +22511,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22749,7 +22749,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22932,7 +22932,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -23142,7 +23142,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -23313,7 +23313,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -23472,7 +23472,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -23706,7 +23706,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -23898,7 +23898,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -24116,7 +24116,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24304,7 +24304,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -24463,7 +24463,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24703,7 +24703,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24904,7 +24904,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25075,7 +25075,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25262,7 +25262,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25427,7 +25427,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25602,7 +25602,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25763,7 +25763,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25938,7 +25938,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26099,7 +26099,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26296,7 +26296,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26514,7 +26514,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -26703,7 +26703,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26862,7 +26862,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -27108,7 +27108,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -27311,7 +27311,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -27529,7 +27529,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -27716,7 +27716,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -27875,7 +27875,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -28117,7 +28117,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -28327,7 +28327,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -28551,7 +28551,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -28741,7 +28741,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -28900,7 +28900,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29147,7 +29147,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29340,7 +29340,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -29558,7 +29558,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29733,7 +29733,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -29892,7 +29892,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -30133,7 +30133,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -30356,7 +30356,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -30571,7 +30571,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -30770,7 +30770,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -31000,7 +31000,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -31218,7 +31218,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -31436,7 +31436,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -31638,7 +31638,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -31877,7 +31877,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -32087,7 +32087,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -32306,7 +32306,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -32496,7 +32496,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -32720,7 +32720,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -32962,7 +32962,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -33172,7 +33172,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -33421,7 +33421,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -33618,7 +33618,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -33791,7 +33791,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -33993,7 +33993,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -34211,7 +34211,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -34399,7 +34399,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -34558,7 +34558,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -34799,7 +34799,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -34997,7 +34997,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -35167,7 +35167,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -35387,7 +35387,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -35625,7 +35625,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -35829,7 +35829,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -36028,7 +36028,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -36250,7 +36250,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -36439,7 +36439,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -36674,7 +36674,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -36886,7 +36886,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -37105,7 +37105,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -37295,7 +37295,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -37529,7 +37529,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -37749,7 +37749,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -37955,7 +37955,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -38147,7 +38147,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38321,7 +38321,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38479,7 +38479,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38683,7 +38683,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38859,7 +38859,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -39094,7 +39094,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -39294,7 +39294,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -39502,7 +39502,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -39684,7 +39684,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -39855,7 +39855,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -40084,7 +40084,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -40216,7 +40216,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40340,7 +40340,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "DATABASE_UNREACHABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "MIGRATIONS_PENDING" | "DATABASE_UNREACHABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40480,7 +40480,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40683,7 +40683,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40900,7 +40900,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description SYSTEM_KEY_UNAVAILABLE: the key that seals stored bodies is not loaded; or the slow pool is full (Retry-After) */
+            /** @description SYSTEM_KEY_UNAVAILABLE: the key that seals stored bodies is not loaded; or the slow pool is full (Retry-After); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -41095,7 +41095,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -41255,7 +41255,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -41470,7 +41470,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -41681,7 +41681,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -41896,7 +41896,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42037,7 +42037,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42197,7 +42197,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -42332,7 +42332,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -42497,7 +42497,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42660,7 +42660,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42822,7 +42822,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42985,7 +42985,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43148,7 +43148,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43310,7 +43310,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING */
+            /** @description MIGRATIONS_PENDING; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43478,7 +43478,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -43677,7 +43677,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43912,7 +43912,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description FIELD_UNAVAILABLE: a member named whose migration is pending (time_zone before 0053) */
+            /** @description FIELD_UNAVAILABLE: a member named whose migration is pending (time_zone before 0053); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -44090,7 +44090,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -44285,7 +44285,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -44498,7 +44498,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -44676,7 +44676,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -44874,7 +44874,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING (migration 0030 not applied) */
+            /** @description MIGRATIONS_PENDING (migration 0030 not applied); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -45136,7 +45136,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING (migration 0030 not applied) */
+            /** @description MIGRATIONS_PENDING (migration 0030 not applied); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -45303,7 +45303,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING */
+            /** @description MIGRATIONS_PENDING; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -45512,7 +45512,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -45659,7 +45659,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -45821,7 +45821,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46032,7 +46032,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -46180,7 +46180,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46344,7 +46344,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46514,7 +46514,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -46684,7 +46684,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -46911,7 +46911,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -47075,7 +47075,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -47289,7 +47289,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -47487,7 +47487,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -47632,7 +47632,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -47830,7 +47830,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -47979,7 +47979,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -48129,7 +48129,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -48310,7 +48310,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -48535,7 +48535,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -48724,7 +48724,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -48952,7 +48952,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -49120,7 +49120,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -49310,7 +49310,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -49471,7 +49471,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -49653,7 +49653,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -49840,7 +49840,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50038,7 +50038,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50264,7 +50264,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50454,7 +50454,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -50718,7 +50718,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_NOT_CONFIGURED */
+            /** @description WEBHOOK_NOT_CONFIGURED; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50915,7 +50915,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -51109,7 +51109,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -51308,7 +51308,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -51536,7 +51536,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -51745,7 +51745,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52009,7 +52009,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -52227,7 +52227,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52444,7 +52444,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52657,7 +52657,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52923,7 +52923,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -53113,7 +53113,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53329,7 +53329,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -53497,7 +53497,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53657,7 +53657,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53818,7 +53818,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53988,7 +53988,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -54233,7 +54233,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_NOT_CONFIGURED, CMS_NOT_CONFIGURED, CMS_UNAVAILABLE, CMS_BAD_RESPONSE, CMS_STORY_NOT_FOUND */
+            /** @description WEBHOOK_NOT_CONFIGURED, CMS_NOT_CONFIGURED, CMS_UNAVAILABLE, CMS_BAD_RESPONSE, CMS_STORY_NOT_FOUND; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -54433,7 +54433,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -54633,7 +54633,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -54833,7 +54833,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -55049,7 +55049,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -55228,7 +55228,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -55415,7 +55415,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -55602,7 +55602,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -55789,7 +55789,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -55999,7 +55999,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56209,7 +56209,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56419,7 +56419,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56629,7 +56629,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56855,7 +56855,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description PAYMENTS_NOT_CONFIGURED */
+            /** @description PAYMENTS_NOT_CONFIGURED; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57068,7 +57068,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_NOT_CONFIGURED */
+            /** @description WEBHOOK_NOT_CONFIGURED; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57284,7 +57284,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57523,7 +57523,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57762,7 +57762,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57970,7 +57970,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -58163,7 +58163,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -58345,7 +58345,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -58572,7 +58572,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -58751,7 +58751,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -58893,7 +58893,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -59062,7 +59062,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59217,7 +59217,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59403,7 +59403,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59526,7 +59526,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59664,7 +59664,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59807,7 +59807,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
