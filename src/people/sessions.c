@@ -486,7 +486,7 @@ people_authenticate(struct request *req, struct principal **out)
 	size_t		   len = 0;
 	int64_t		   now, step;
 	uint64_t	   gen = 0;
-	int		   rc, hit;
+	int		   rc, hit, lost;
 
 	*out = NULL;
 	auth = http_header(req, "Authorization");
@@ -555,9 +555,15 @@ people_authenticate(struct request *req, struct principal **out)
 	 * begins: never two pooled connections at once. */
 	http_read_tx_end(req);
 	step = people_activity_step(lk.idle_timeout_ms);
-	if (now - lk.last_activity_at >= step &&
-	    session_touch(req->db, &lk, now, step) == OK)
-		people_session_cache_touched(hash, now);
+	if (now - lk.last_activity_at >= step) {
+		/* The touch's COMMIT unanswered is not the request's: a
+		 * read, or a write that later fails, is no change of unknown
+		 * outcome (store_lost_side_write). */
+		lost = store_lost_peek();
+		if (session_touch(req->db, &lk, now, step) == OK)
+			people_session_cache_touched(hash, now);
+		store_lost_side_write(lost);
+	}
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)
 		return (ERR_NOMEM);
 	memcpy(p->user_id, lk.user_id, sizeof(p->user_id));

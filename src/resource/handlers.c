@@ -90,16 +90,27 @@ static int
 begin(struct request *req, const struct resource *res, const struct rdef **rd,
     struct principal **who)
 {
+	int rc;
+
 	if ((*rd = rdef_find(res)) == NULL) {
 		http_problem(req, ERR_INTERNAL, NULL, "unregistered resource");
 		return (ERR_INTERNAL);
 	}
 	/* The dispatcher's, never NULL, except on a public read, where a
 	 * token is optional: its caller, or NULL without one. */
-	if (req->caller == NULL && http_authenticate(req) != OK) {
-		http_problem(req, ERR_UNAUTHORIZED, NULL,
-		    "The credentials were not accepted.");
-		return (ERR_UNAUTHORIZED);
+	if (req->caller == NULL && (rc = http_authenticate(req)) != OK) {
+		/* A token that could not be checked (the database failed
+		 * or was lost under the session's read) is no token
+		 * refused: that failure's answer (503 when the server was
+		 * lost: try again), not a 401 that tells the client to
+		 * sign in again. */
+		if (err_http_status(rc) < 500)
+			rc = ERR_UNAUTHORIZED;
+		http_problem(req, rc, NULL,
+		    rc == ERR_UNAUTHORIZED
+			? "The credentials were not accepted."
+			: "The credentials could not be checked now.");
+		return (rc);
 	}
 	*who = req->caller;
 	return (OK);

@@ -54,7 +54,7 @@ static void    csrf_mark(json_t *);
 static void    code_join(json_t *, const char *, const char *);
 static void    codes_add(json_t *, const char *, const char *);
 static void    codes_merge(json_t *, json_t *);
-static void    op_problems(json_t *, json_t *, int);
+static void    op_problems(json_t *, json_t *, int, int);
 static void    list_codes_add(json_t *, const struct resource *);
 static void    since_codes_add(json_t *, const struct resource *, int);
 static void    write_codes_add(json_t *, const struct rdef *);
@@ -489,6 +489,7 @@ static const struct {
 	const char *code;
 	const char *why;
 	int	    auth;
+	int	    writes; /* a write's only (POST, PUT, PATCH, DELETE) */
 } shared_problems[] = {
 	{ "400", "BAD_HEADER", "a bad header or path, or a body not taken", 0 },
 	{ "400", "MALFORMED_PATH", NULL, 0 },	/* src/http/request.c */
@@ -514,8 +515,10 @@ static const struct {
 	{ "503", "MAINTENANCE_MODE", NULL },
 	{ "503", "PERMISSIONS_UNAVAILABLE", NULL, 1 },
 	/* A write's COMMIT unanswered: it may have been applied, read it
-	 * back before trying again (src/http/response.c). */
-	{ "503", "COMMIT_OUTCOME_UNKNOWN", NULL },
+	 * back before trying again (src/http/response.c). Said apart in
+	 * the 503's description (COMMIT_OUTCOME_WHY): not to be retried
+	 * after Retry-After as the others are. */
+	{ "503", "COMMIT_OUTCOME_UNKNOWN", NULL, 0, 1 },
 	{ "505", "HTTP_VERSION_NOT_SUPPORTED",
 	    "only HTTP/1.0 and HTTP/1.1 are served" }, /* mhd_answers.c */
 };
@@ -560,10 +563,16 @@ codes_merge(json_t *codes, json_t *more)
  * named there declared too). A problem is never a "default" answer: an
  * answer's status must be declared (tests/api/openapi_contract.py).
  * reads_token: a public operation runs the authenticator when a token
- * comes (see shared_problems).
+ * comes (see shared_problems). writes: the operation is a write (POST,
+ * PUT, PATCH, DELETE), which alone commits a change of its caller's.
  */
+#define COMMIT_OUTCOME_WHY                                                     \
+	"; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server "      \
+	"stopped answering as the change was committed, so it may have "       \
+	"been applied: read it back before trying again"
+
 static void
-op_problems(json_t *op, json_t *codes, int reads_token)
+op_problems(json_t *op, json_t *codes, int reads_token, int writes)
 {
 	const char *k, *why = NULL;
 	json_t	   *r, *all, *a, *c, *e, *s;
@@ -595,11 +604,22 @@ op_problems(json_t *op, json_t *codes, int reads_token)
 			continue;
 		if (shared_problems[i].auth && !auth)
 			continue;
+		if (shared_problems[i].writes && !writes)
+			continue;
 		if (shared_problems[i].why != NULL)
 			why = shared_problems[i].why;
 		if (json_object_get(r, k) == NULL)
 			json_object_set_new(r, k, problem_response(why));
 		codes_add(all, k, shared_problems[i].code);
+	}
+	if (writes && (a = json_object_get(r, "503")) != NULL &&
+	    json_is_string(e = json_object_get(a, "description")) &&
+	    strstr(json_string_value(e), "COMMIT_OUTCOME_UNKNOWN") == NULL) {
+		char d[512];
+
+		snprintf(d, sizeof(d), "%s%s", json_string_value(e),
+		    COMMIT_OUTCOME_WHY);
+		json_object_set_new(a, "description", json_string(d));
 	}
 	codes_merge(all, codes);
 	json_object_foreach(codes, k, e) {
@@ -1091,7 +1111,7 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 		    rt->method == HTTP_GET && rt->pattern == res->path
 			? list_codes
 			: codes,
-		    1);
+		    1, rt->method != HTTP_GET);
 		if (example != NULL)
 			row_example(r, example,
 			    rt->method == HTTP_GET && rt->pattern == res->path);
@@ -1444,7 +1464,9 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	route_answers(json_object_get(op, "responses"), rt, api);
 	/* The maintenance gate signs in the caller of what it sees: a
 	 * token that is not valid is then 401 whatever the route. */
-	op_problems(op, codes, http_gate_sees(rt->method, rt->pattern));
+	op_problems(op, codes, http_gate_sees(rt->method, rt->pattern),
+	    (rt->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)) !=
+		0);
 	json_decref(codes);
 	if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
 		csrf_mark(op);

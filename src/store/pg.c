@@ -82,8 +82,10 @@ struct pg_conn {
 	 * plan_cache_mode follows it (STORE_TX_CUSTOM_PLANS). */
 	char begin[80];
 	int  custom_plans;
-	int  ro;     /* the transaction may end without waiting */
-	int  ending; /* its end sent, the answer not read yet */
+	int  ro;    /* the transaction may end without waiting */
+	int  reads; /* it is READ ONLY: its COMMIT changes nothing */
+	int unsent; /* pg_query's last statement never went (the send failed) */
+	int ending; /* its end sent, the answer not read yet */
 };
 
 struct pg_stmt {
@@ -211,10 +213,20 @@ pg_result_status(struct conn *c, PGresult *res, const char *what)
 	}
 	if (msg == NULL)
 		msg = PQerrorMessage(PCONN(c)->pg);
-	if (PQstatus(PCONN(c)->pg) != CONNECTION_OK)
+	/* The connection went under the statement (a server restarted,
+	 * a backend terminated, a path closed): the server is lost to the
+	 * request, which answers 503 (store_lost_take), not 500. */
+	if (PQstatus(PCONN(c)->pg) != CONNECTION_OK) {
 		c->broken = 1;
+		store_lost_set(STORE_LOST_WAIT);
+	}
 	if (msg == NULL)
 		msg = "unknown";
+	/* Cancelled on the server's statement_timeout (pg_session): the
+	 * server was too slow for the wait, so the request answers 503
+	 * as when carebase's own wait runs out; the connection is good. */
+	if (state != NULL && strcmp(state, "57014") == 0)
+		store_lost_set(STORE_LOST_WAIT);
 	if (state != NULL &&
 	    (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)) {
 		log_debug(
@@ -270,7 +282,7 @@ pg_await(struct conn *c, int64_t deadline, const char *what)
 		if ((left = deadline - mono_ms()) <= 0)
 			break;
 		if ((pfd.fd = PQsocket(pg)) < 0)
-			return (OK);
+			goto gone;
 		pfd.events = f == 1 ? POLLIN | POLLOUT : POLLIN;
 		pfd.revents = 0;
 		if (poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left) <
@@ -278,13 +290,26 @@ pg_await(struct conn *c, int64_t deadline, const char *what)
 		    errno != EINTR)
 			break;
 		if (PQconsumeInput(pg) == 0)
-			return (OK);
+			goto gone;
 	}
 	c->broken = 1;
 	store_lost_set(STORE_LOST_WAIT);
 	if (what != NULL)
 		log_warn("event=db_wait_timeout db=postgres op=%s ms=%d", what,
 		    c->store->opts.wait_timeout_ms);
+	goto failed;
+gone:
+	/* The connection closed under the wait (a server restarted, a
+	 * backend terminated): no answer is coming, as above. */
+	c->broken = 1;
+	store_lost_set(STORE_LOST_WAIT);
+	if (what != NULL) {
+		char q[256];
+
+		log_warn("event=db_connection_lost db=postgres op=%s msg=%s",
+		    what, log_quote(q, sizeof(q), PQerrorMessage(pg)));
+	}
+failed:
 	/* A failed statement to its callers, as before the waits were
 	 * bounded (ERR_UNAVAILABLE means a missing schema or an
 	 * unreachable server to some): the request's answer is 503 all
@@ -321,7 +346,7 @@ pg_query(struct conn *c, const char *sql, const char *what, PGresult **last)
 	if (last != NULL)
 		*last = NULL;
 	atomic_fetch_add(&c->store->round_trips, 1);
-	if (PQsendQuery(PCONN(c)->pg, sql) != 1)
+	if ((PCONN(c)->unsent = PQsendQuery(PCONN(c)->pg, sql) != 1))
 		return (pg_result_status(c, NULL, what));
 	for (;;) {
 		if (pg_next(c, deadline, what, &res) != OK) {
@@ -491,6 +516,7 @@ static int
 pg_conn_check(struct conn *c)
 {
 	PGconn *pg = PCONN(c)->pg;
+	int	lost = store_lost_peek(), rc;
 
 	pg_end_wait(c);
 	PCONN(c)->begin[0] = '\0';
@@ -509,7 +535,11 @@ pg_conn_check(struct conn *c)
 	if (PQstatus(pg) != CONNECTION_OK)
 		return (ERR_DB);
 	c->broken = 0;
-	return (pg_session(c));
+	if ((rc = pg_session(c)) == OK)
+		/* Mended: the loss found on the way (pg_end_wait) is not
+		 * the borrower's. */
+		store_lost_restore(lost);
+	return (rc);
 }
 
 #define PG_CUSTOM_PLANS "SET LOCAL plan_cache_mode = force_custom_plan"
@@ -530,6 +560,7 @@ pg_begin(struct conn *c, int kind)
 	pc->begin[0] = '\0';
 	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
 	pc->ro = ro && !(kind & STORE_TX_SERIALIZABLE);
+	pc->reads = ro;
 	if (ro && (kind & STORE_TX_AUTOCOMMIT) &&
 	    !(kind &
 		(STORE_TX_SERIALIZABLE | STORE_TX_SNAPSHOT |
@@ -574,13 +605,22 @@ pg_commit(struct conn *c)
 		return (OK);
 	if (pg_end_sent(c, "COMMIT"))
 		return (OK);
+	/* Gone before the COMMIT went: nothing was applied, the server is
+	 * lost (pg_result_status marks it). */
+	if (PQstatus(PCONN(c)->pg) != CONNECTION_OK) {
+		pg_result_status(c, NULL, "commit");
+		return (ERR_DB);
+	}
 	rc = pg_query(c, "COMMIT", "commit", &res);
 	/*
 	 * Sent, and no answer came (the wait ran out, or the connection
 	 * went): the server may have applied it, so the caller must not
-	 * take it for a clean failure and write again blindly.
+	 * take it for a clean failure and write again blindly. Not when
+	 * the send itself failed (nothing went: pg_query says so with no
+	 * round trip's wait), nor for a READ ONLY transaction, which has
+	 * nothing to apply.
 	 */
-	if (rc != OK &&
+	if (rc != OK && !PCONN(c)->unsent && !PCONN(c)->reads &&
 	    (c->broken || PQstatus(PCONN(c)->pg) != CONNECTION_OK)) {
 		log_warn("event=db_commit_outcome_unknown db=postgres");
 		store_lost_set(STORE_LOST_COMMIT);

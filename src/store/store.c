@@ -264,6 +264,28 @@ store_lost_take(void)
 }
 
 int
+store_lost_peek(void)
+{
+	return (lost);
+}
+
+void
+store_lost_side_write(int before)
+{
+	/* Its COMMIT is not the request's: whatever the request writes
+	 * later is a transaction of its own, which either has its own
+	 * mark or was never sent. The server is lost all the same. */
+	if (lost == STORE_LOST_COMMIT && before != STORE_LOST_COMMIT)
+		lost = STORE_LOST_WAIT;
+}
+
+void
+store_lost_restore(int before)
+{
+	lost = before;
+}
+
+int
 store_ping(struct store *s)
 {
 	struct tx   *tx;
@@ -456,7 +478,11 @@ pool_get(struct store *s, const struct timespec *deadline, struct conn **out)
 	 * the same (store_lost_take).
 	 */
 	if (rc != OK && rc != ERR_BUSY && rc != ERR_NOMEM) {
-		store_lost_set(STORE_LOST_WAIT);
+		/* A server lost is PostgreSQL's alone: a SQLite file that
+		 * cannot be opened (CANTOPEN, permissions) is no reason to
+		 * tell the client to try again. */
+		if (s->ops == &store_pg_ops)
+			store_lost_set(STORE_LOST_WAIT);
 		rc = ERR_DB;
 	}
 	*out = c;

@@ -123,6 +123,16 @@ int store_ping(struct store *);
 #define STORE_LOST_WAIT	  1
 #define STORE_LOST_COMMIT 2
 int store_lost_take(void);
+/* The mark as it stands, not cleared. */
+int store_lost_peek(void);
+/*
+ * After a side write the request did not ask for (the session's touch of
+ * last_activity), before its store_lost_peek: a STORE_LOST_COMMIT raised
+ * by it is STORE_LOST_WAIT, as COMMIT_OUTCOME_UNKNOWN says the request's
+ * own change may have been applied, which a read has none of and a write
+ * failing later never sent.
+ */
+void store_lost_side_write(int before);
 
 /*
  * Begin a transaction on a pooled connection. Waits up to the busy

@@ -162,6 +162,9 @@ int pg_statement_timeout(int wait_ms);
  * not be had (STORE_LOST_WAIT), or a COMMIT's answer never came
  * (STORE_LOST_COMMIT): store_lost_take. */
 void store_lost_set(int how);
+/* The mark set back to before (store_lost_peek): a connection mended
+ * after a loss that came to nothing. */
+void store_lost_restore(int before);
 
 /*
  * The oldest SQLite library carebase runs on: 3.38.0, for unixepoch()

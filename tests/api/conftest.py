@@ -2277,6 +2277,13 @@ class SilentRelay:
 
     def close(self):
         self.open.set()
+        # shutdown first: a close alone does not wake the thread blocked
+        # in accept, which went on taking connections (and relaying them)
+        # after the relay was "gone".
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.lsock.close()
         for s in self.socks:
             # shutdown, not close alone: a thread blocked in recv on the

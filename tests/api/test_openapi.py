@@ -799,3 +799,30 @@ def test_options_is_answered_on_every_path_as_the_document_says(start_server):
         assert r.status_code == 204, (path, r.status_code, r.text)
         assert allow <= {m.strip() for m in r.headers["Allow"].split(",")}, r.headers
     assert s.request("OPTIONS", "/v1/no-such-thing").status_code == 404
+
+
+@pytest.mark.dbless
+def test_commit_outcome_unknown_is_declared_on_writes_only_with_its_own_words(start_server):
+    """503 COMMIT_OUTCOME_UNKNOWN (a write's COMMIT unanswered,
+    src/http/response.c) is a write's: declared on every POST, PUT, PATCH
+    and DELETE, never on a GET, whose 503 says to try again after
+    Retry-After; a write's 503 description says apart that this one has
+    no Retry-After and the change must be read back first (before: listed
+    on every operation under "try again after Retry-After" alone)."""
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    reads = writes = 0
+    for path, method, op in operations(doc):
+        codes = problem_codes(op, "503")
+        if method == "get":
+            reads += 1
+            assert "COMMIT_OUTCOME_UNKNOWN" not in codes, (method, path)
+            continue
+        if not codes:
+            continue
+        writes += 1
+        assert "COMMIT_OUTCOME_UNKNOWN" in codes, (method, path, codes)
+        why = op["responses"]["503"]["description"]
+        assert "COMMIT_OUTCOME_UNKNOWN (no Retry-After)" in why, (method, path, why)
+        assert "read it back" in why, (method, path, why)
+    assert reads > 50 and writes > 50, (reads, writes)

@@ -1286,32 +1286,40 @@ a_connection_not_had_is_a_failed_statement(void **state)
 	struct tx	 *tx = NULL;
 	struct job	  job;
 	const char	 *base = getenv("CAREBASE_TEST_PG_URL"), *err, *at, *q;
-	char		  url[600], sql[160], why[JOB_ERR_LEN] = "";
+	char		  url[600], sql[200], why[JOB_ERR_LEN] = "", db[64];
 	int64_t		  pid;
+	int		  i;
 
 	if (be->dialect != STORE_POSTGRES)
 		skip();
-	/* base with its database named carebase_unit_gone */
+	/* base with its database named carebase_unit_gone_<pid>: this
+	 * process's own, so runs at once do not drop each other's. */
+	snprintf(db, sizeof(db), "carebase_unit_gone_%ld", (long)getpid());
 	at = strchr(strstr(base, "://") + 3, '/');
 	assert_non_null(at);
 	q = strchr(at, '?');
-	snprintf(url, sizeof(url), "%.*s/carebase_unit_gone%s",
-	    (int)(at - base), base, q != NULL ? q : "");
+	snprintf(url, sizeof(url), "%.*s/%s%s", (int)(at - base), base, db,
+	    q != NULL ? q : "");
 	admin = db_open(state, 1, 2000);
-	(void)db_exec_alone(
-	    admin, "DROP DATABASE IF EXISTS carebase_unit_gone");
-	assert_int_equal(
-	    db_exec_alone(admin, "CREATE DATABASE carebase_unit_gone"), OK);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", db);
+	(void)db_exec_alone(admin, sql);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+	assert_int_equal(db_exec_alone(admin, sql), OK);
 	assert_int_equal(store_open(url, &o, &s, &err), OK);
 	pid = db_count(s, "SELECT pg_backend_pid()");
-	assert_int_equal(db_exec(admin,
-			     "ALTER DATABASE carebase_unit_gone "
-			     "ALLOW_CONNECTIONS false"),
-	    OK);
+	snprintf(
+	    sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", db);
+	assert_int_equal(db_exec(admin, sql), OK);
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
 	    (long long)pid);
 	assert_int_equal(db_count(admin, sql), 1);
-	usleep(100000);
+	/* Gone when the server says so, not after a guessed sleep. */
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld",
+	    (long long)pid);
+	for (i = 0; i < 500 && db_count(admin, sql) != 0; i++)
+		usleep(10000);
+	assert_int_equal(db_count(admin, sql), 0);
 	/* The first use finds it gone (the pooled one is closed). */
 	(void)store_ping(s);
 	(void)store_lost_take();
@@ -1323,9 +1331,26 @@ a_connection_not_had_is_a_failed_statement(void **state)
 	assert_int_not_equal(people_family_expire_job(s, &job, why), OK);
 	assert_non_null(strstr(why, "people.family_expire"));
 	store_close(s);
-	assert_int_equal(
-	    db_exec_alone(admin, "DROP DATABASE carebase_unit_gone"), OK);
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s", db);
+	assert_int_equal(db_exec_alone(admin, sql), OK);
 	store_close(admin);
+}
+
+/*
+ * The statement_timeout a connection gets (pg_session): 6/7 of
+ * db_wait_timeout_ms below 35 s, so the server cancels a slow statement
+ * before carebase's wait runs out; 30 s from 35 s up.
+ */
+static void
+statement_timeout_stays_below_the_wait(void **state)
+{
+	(void)state;
+	assert_int_equal(pg_statement_timeout(100), 86);
+	assert_int_equal(pg_statement_timeout(34986), 29988);
+	assert_int_equal(pg_statement_timeout(34999), 30000);
+	assert_int_equal(pg_statement_timeout(35000), 30000);
+	assert_int_equal(pg_statement_timeout(3600000), 30000);
+	assert_true(pg_statement_timeout(1) >= 1);
 }
 
 /* ---- groups ---- */
@@ -1553,6 +1578,7 @@ main(void)
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),
 		cmocka_unit_test(a_connection_not_had_is_a_failed_statement),
+		cmocka_unit_test(statement_timeout_stays_below_the_wait),
 		cmocka_unit_test(after_commit_runs_only_once_committed),
 		cmocka_unit_test(listeners_hear_notifications_sent_at_commit),
 	};

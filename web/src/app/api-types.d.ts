@@ -8193,7 +8193,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8368,7 +8368,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8578,7 +8578,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8819,7 +8819,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9033,7 +9033,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -9192,7 +9192,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9456,7 +9456,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9656,7 +9656,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -9867,7 +9867,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10041,7 +10041,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -10218,7 +10218,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -10432,7 +10432,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10605,7 +10605,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -10764,7 +10764,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11001,7 +11001,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11206,7 +11206,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -11425,7 +11425,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11626,7 +11626,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -11785,7 +11785,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12024,7 +12024,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12242,7 +12242,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -12522,7 +12522,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12728,7 +12728,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -12887,7 +12887,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13191,7 +13191,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13383,7 +13383,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -13600,7 +13600,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13790,7 +13790,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -13949,7 +13949,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14186,7 +14186,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14375,7 +14375,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -14592,7 +14592,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14767,7 +14767,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -14926,7 +14926,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15166,7 +15166,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15355,7 +15355,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -15569,7 +15569,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15756,7 +15756,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -15915,7 +15915,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16151,7 +16151,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16349,7 +16349,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -16565,7 +16565,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16750,7 +16750,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -16982,7 +16982,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17160,7 +17160,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -17364,7 +17364,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17532,7 +17532,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -17691,7 +17691,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17919,7 +17919,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18102,7 +18102,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -18308,7 +18308,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18477,7 +18477,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -18636,7 +18636,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18864,7 +18864,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19047,7 +19047,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -19253,7 +19253,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19422,7 +19422,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -19581,7 +19581,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19809,7 +19809,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -20011,7 +20011,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -20226,7 +20226,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -20402,7 +20402,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -20561,7 +20561,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -20811,7 +20811,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -21017,7 +21017,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21203,7 +21203,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21399,7 +21399,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21616,7 +21616,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -21792,7 +21792,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -21951,7 +21951,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22134,7 +22134,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -22348,7 +22348,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22521,7 +22521,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -22680,7 +22680,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22918,7 +22918,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -23101,7 +23101,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -23311,7 +23311,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -23482,7 +23482,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -23641,7 +23641,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -23875,7 +23875,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24067,7 +24067,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -24285,7 +24285,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24473,7 +24473,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -24632,7 +24632,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24872,7 +24872,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -25073,7 +25073,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25244,7 +25244,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25431,7 +25431,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25596,7 +25596,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25771,7 +25771,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -25932,7 +25932,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26107,7 +26107,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26268,7 +26268,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26465,7 +26465,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -26683,7 +26683,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -26872,7 +26872,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -27031,7 +27031,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -27277,7 +27277,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -27480,7 +27480,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -27698,7 +27698,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -27885,7 +27885,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -28044,7 +28044,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -28286,7 +28286,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -28496,7 +28496,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -28720,7 +28720,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -28910,7 +28910,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -29069,7 +29069,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29316,7 +29316,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29509,7 +29509,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -29727,7 +29727,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29902,7 +29902,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -30061,7 +30061,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -30302,7 +30302,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -30525,7 +30525,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -30740,7 +30740,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -30939,7 +30939,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -31169,7 +31169,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -31387,7 +31387,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -31605,7 +31605,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -31807,7 +31807,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -32046,7 +32046,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -32256,7 +32256,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -32475,7 +32475,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -32665,7 +32665,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -32889,7 +32889,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -33131,7 +33131,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -33341,7 +33341,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -33590,7 +33590,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -33787,7 +33787,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -33960,7 +33960,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -34162,7 +34162,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -34380,7 +34380,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -34568,7 +34568,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -34727,7 +34727,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -34968,7 +34968,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -35166,7 +35166,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -35336,7 +35336,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -35556,7 +35556,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -35794,7 +35794,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -35998,7 +35998,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -36197,7 +36197,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -36419,7 +36419,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -36608,7 +36608,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -36843,7 +36843,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -37055,7 +37055,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -37274,7 +37274,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -37464,7 +37464,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -37698,7 +37698,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -37918,7 +37918,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38124,7 +38124,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -38316,7 +38316,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38490,7 +38490,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38648,7 +38648,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -38852,7 +38852,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -39028,7 +39028,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -39263,7 +39263,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -39463,7 +39463,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -39671,7 +39671,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -39853,7 +39853,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40024,7 +40024,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -40253,7 +40253,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -40385,7 +40385,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40509,7 +40509,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "DATABASE_UNREACHABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "MIGRATIONS_PENDING" | "DATABASE_UNREACHABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40649,7 +40649,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40852,7 +40852,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -41069,7 +41069,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description SYSTEM_KEY_UNAVAILABLE: the key that seals stored bodies is not loaded; or the slow pool is full (Retry-After) */
+            /** @description SYSTEM_KEY_UNAVAILABLE: the key that seals stored bodies is not loaded; or the slow pool is full (Retry-After); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -41264,7 +41264,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -41424,7 +41424,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -41639,7 +41639,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -41850,7 +41850,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42065,7 +42065,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42206,7 +42206,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42366,7 +42366,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -42501,7 +42501,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -42666,7 +42666,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42829,7 +42829,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -42991,7 +42991,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43154,7 +43154,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43317,7 +43317,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43479,7 +43479,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING */
+            /** @description MIGRATIONS_PENDING; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43647,7 +43647,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -43846,7 +43846,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After; or MIGRATIONS_PENDING: a migration is being applied (Retry-After); nothing changed */
+            /** @description the slow pool is full: try again after Retry-After; or MIGRATIONS_PENDING: a migration is being applied (Retry-After); nothing changed; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -44081,7 +44081,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description FIELD_UNAVAILABLE: a member named whose migration is pending (time_zone before 0053) */
+            /** @description FIELD_UNAVAILABLE: a member named whose migration is pending (time_zone before 0053); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -44259,7 +44259,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -45029,7 +45029,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -45817,7 +45817,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -45995,7 +45995,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING: a migration is being applied (Retry-After); nothing changed */
+            /** @description MIGRATIONS_PENDING: a migration is being applied (Retry-After); nothing changed; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46193,7 +46193,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING (migration 0030 not applied) */
+            /** @description MIGRATIONS_PENDING (migration 0030 not applied); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46455,7 +46455,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING (migration 0030 not applied) */
+            /** @description MIGRATIONS_PENDING (migration 0030 not applied); COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46622,7 +46622,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description MIGRATIONS_PENDING */
+            /** @description MIGRATIONS_PENDING; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -46831,7 +46831,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -46978,7 +46978,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -47140,7 +47140,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -47351,7 +47351,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -47499,7 +47499,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -47663,7 +47663,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -47833,7 +47833,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -48003,7 +48003,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -48230,7 +48230,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -48394,7 +48394,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -48608,7 +48608,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -48806,7 +48806,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -48951,7 +48951,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -49149,7 +49149,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -49298,7 +49298,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -49448,7 +49448,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -49629,7 +49629,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -49854,7 +49854,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50043,7 +50043,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50271,7 +50271,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50439,7 +50439,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -50629,7 +50629,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -50790,7 +50790,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -50972,7 +50972,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -51159,7 +51159,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -51357,7 +51357,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -51583,7 +51583,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -51773,7 +51773,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52037,7 +52037,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_NOT_CONFIGURED */
+            /** @description WEBHOOK_NOT_CONFIGURED; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -52234,7 +52234,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -52428,7 +52428,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52627,7 +52627,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -52856,7 +52856,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "MIGRATIONS_PENDING" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53065,7 +53065,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53329,7 +53329,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -53547,7 +53547,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53764,7 +53764,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53977,7 +53977,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -54243,7 +54243,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description the slow pool is full: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -54433,7 +54433,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -54649,7 +54649,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -54817,7 +54817,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -54977,7 +54977,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -55138,7 +55138,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -55308,7 +55308,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -55554,7 +55554,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_NOT_CONFIGURED, CMS_NOT_CONFIGURED, CMS_UNAVAILABLE, CMS_BAD_RESPONSE, CMS_STORY_NOT_FOUND */
+            /** @description WEBHOOK_NOT_CONFIGURED, CMS_NOT_CONFIGURED, CMS_UNAVAILABLE, CMS_BAD_RESPONSE, CMS_STORY_NOT_FOUND; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -55754,7 +55754,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -55954,7 +55954,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56154,7 +56154,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56370,7 +56370,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -56549,7 +56549,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56736,7 +56736,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -56923,7 +56923,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57110,7 +57110,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57320,7 +57320,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57530,7 +57530,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57740,7 +57740,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -57950,7 +57950,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -58176,7 +58176,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description PAYMENTS_NOT_CONFIGURED */
+            /** @description PAYMENTS_NOT_CONFIGURED; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -58389,7 +58389,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_NOT_CONFIGURED */
+            /** @description WEBHOOK_NOT_CONFIGURED; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -58605,7 +58605,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -58844,7 +58844,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -59083,7 +59083,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -59291,7 +59291,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59484,7 +59484,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59666,7 +59666,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -59893,7 +59893,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -60072,7 +60072,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -60214,7 +60214,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description busy, or under maintenance: try again after Retry-After */
+            /** @description busy, or under maintenance: try again after Retry-After; COMMIT_OUTCOME_UNKNOWN (no Retry-After): the database server stopped answering as the change was committed, so it may have been applied: read it back before trying again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -60383,7 +60383,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -60538,7 +60538,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -60724,7 +60724,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -60847,7 +60847,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -60985,7 +60985,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -61128,7 +61128,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "COMMIT_OUTCOME_UNKNOWN" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
