@@ -53,6 +53,7 @@ static void field_invalid(
     const struct resource *, const char *, const char *, const char *);
 static int json_text_check(
     const struct resource *, const char *, const char *, const char *);
+static int field_default_check(const struct resource *, const struct field *);
 
 /* Registration */
 
@@ -265,10 +266,11 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		 * alike, compiled once for every request; a schema that
 		 * parses. */
 		if (f->pattern != NULL &&
-		    ((why = field_pattern_why(f->pattern)) != NULL ||
-			(e = field_pattern_compile(f->pattern)) != OK)) {
+		    (e = field_pattern_compile(f->pattern)) != OK) {
+			/* Out of memory is no fault of the pattern's. */
 			if (e == ERR_NOMEM)
 				goto nomem;
+			why = field_pattern_why(f->pattern);
 			field_invalid(res, f->name, "pattern",
 			    why != NULL ? why : "too many patterns");
 			goto refused;
@@ -276,6 +278,11 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		if (f->schema != NULL &&
 		    json_text_check(res, f->name, "schema", f->schema) != OK)
 			goto refused;
+		if (f->def != NULL && (e = field_default_check(res, f)) != OK) {
+			if (e == ERR_NOMEM)
+				goto nomem;
+			goto refused;
+		}
 		if (strcmp(f->name, "id") == 0)
 			continue;
 		rd->cols[n] = *f;
@@ -447,6 +454,45 @@ json_text_check(const struct resource *res, const char *field, const char *what,
 		return (ERR_CONFIG);
 	}
 	return (OK);
+}
+
+/*
+ * Is f's default (JSON text too: a create without the field stores it,
+ * the document states it) a JSON value that passes f's own checks, as a
+ * body's member would? ERR_CONFIG, logged naming the field, when not: a
+ * typo would otherwise answer 500 to every create without the field, or
+ * store a value no body may send. f's pattern is compiled already.
+ */
+static int
+field_default_check(const struct resource *res, const struct field *f)
+{
+	json_error_t jerr;
+	json_t	    *v, *errs;
+	const char  *detail;
+	char	     why[JSON_ERROR_TEXT_LENGTH + 64];
+	int	     rc;
+
+	if ((v = json_loads(f->def, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+		 &jerr)) == NULL) {
+		snprintf(why, sizeof(why), "not JSON at column %d: %s",
+		    jerr.column, jerr.text);
+		field_invalid(res, f->name, "default", why);
+		return (ERR_CONFIG);
+	}
+	if ((errs = json_array()) == NULL) {
+		json_decref(v);
+		return (ERR_NOMEM);
+	}
+	if ((rc = field_check(errs, f, v)) == OK && json_array_size(errs) > 0) {
+		detail = json_string_value(
+		    json_object_get(json_array_get(errs, 0), "detail"));
+		field_invalid(res, f->name, "default",
+		    detail != NULL ? detail : "fails the field's checks");
+		rc = ERR_CONFIG;
+	}
+	json_decref(errs);
+	json_decref(v);
+	return (rc);
 }
 
 /* Is text {"4xx": ["CODE", ...], ...} (struct resource's codes)? */

@@ -171,7 +171,8 @@ struct field {
 	 * invalid_format otherwise), e.g. "^[A-Z]{3}$" for a currency. The
 	 * OpenAPI document states it as the field's pattern, so write it
 	 * in the part of the syntax ECMA-262 reads the same, anchors
-	 * binding the whole ("^(a|b)$", never "^a|b$"): registration
+	 * binding the whole ("^(a|b)$", never "^a|b$"), ASCII, brackets
+	 * for "any" ("[0-9]", not "." nor "[^x]"): registration
 	 * refuses any other (field_pattern_why, resource_int.h), and
 	 * compiles it once (start fails naming the field).
 	 */
@@ -446,9 +447,10 @@ struct resource {
 };
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. Its
- * JSON texts (example, create_example, answered, a field's schema) are
- * parsed and its fields' patterns compiled here: ERR_CONFIG, logged
- * naming the resource and the field, when one is wrong. */
+ * JSON texts (example, create_example, answered, a field's schema and
+ * default, the latter checked as a body's member would be) are parsed
+ * and its fields' patterns compiled here: ERR_CONFIG, logged naming the
+ * resource and the field, when one is wrong. */
 int resource_register(const struct resource *);
 /* Free what registration compiled for the fields' patterns (at exit,
  * once no request is being answered). */

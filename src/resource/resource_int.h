@@ -289,14 +289,18 @@ int field_check(json_t *errs, const struct field *f, json_t *v);
  * both, and the whole text: ^ first and $ last with no | outside
  * parentheses ("^a|b$" is (^a)|(b$), which "xb" matches); a backslash
  * only before one of ^$\.*+?()[]{}|/ (\d is a digit to ECMA-262, a d to
- * glibc; \1 a back-reference); in brackets no backslash, no ] first, no
- * [:x:] [=x=] [.x.]; { only in a bound {m,n}; no quantifier with nothing
- * to repeat (^*, (+, a**); and it compiles.
+ * glibc; \1 a back-reference); ASCII only and no . outside brackets nor
+ * [^...] (glibc, never told a locale, reads bytes; ECMA-262 characters,
+ * its . no line end); in brackets no backslash, no ] first, no [:x:]
+ * [=x=] [.x.]; { only in a bound {m,n}, no ] or } outside (new
+ * RegExp(p, "u") refuses them: \] \}); no quantifier with nothing to
+ * repeat (^*, (+, a**); and it compiles.
  */
 const char *field_pattern_why(const char *pattern);
 /* Compile pattern once for the fields that declare it (resource_register,
  * before serving): OK; ERR_CONFIG (field_pattern_why says why, or more
- * than RESOURCE_PATTERNS_MAX), ERR_NOMEM. */
+ * than RESOURCE_PATTERNS_MAX), ERR_NOMEM (regcomp ran out of memory: no
+ * fault of the pattern's). */
 int field_pattern_compile(const char *pattern);
 /*
  * The choice of enum field f that input s names (borrowed from f), or

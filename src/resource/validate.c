@@ -37,6 +37,7 @@ static int	      colour_valid(const char *);
 static const regex_t *pattern_find(const char *);
 static int	      pattern_match(const char *, const char *, int *);
 static const char    *pattern_bracket(const char *, size_t *);
+static const char    *pattern_syntax_why(const char *);
 static int check_refs(struct tx *, const struct resource *, json_t *, json_t *);
 static int refs_run(struct tx *, void *);
 
@@ -261,8 +262,11 @@ pattern_bracket(const char *p, size_t *i)
 {
 	size_t j = *i + 1;
 
+	/* glibc reads [^x] against bytes (no setlocale: the C locale), so
+	 * "é", two bytes, is two of [^x]; ECMA-262 reads one character. */
 	if (p[j] == '^')
-		j++;
+		return ("a negated bracket [^...] (POSIX: one byte; ECMA-262: "
+			"one character)");
 	/* A "]" first is a member to POSIX, the end of an empty class to
 	 * ECMA-262. */
 	if (p[j] == ']')
@@ -283,16 +287,24 @@ pattern_bracket(const char *p, size_t *i)
 	return (NULL);
 }
 
-const char *
-field_pattern_why(const char *p)
+/* Why the readers would read p apart (field_pattern_why without the
+ * compiling), NULL when they read it alike. */
+static const char *
+pattern_syntax_why(const char *p)
 {
 	const char *why;
-	regex_t	    re;
 	size_t	    n = strlen(p), i, j;
-	int	    depth = 0, atom = 0, e;
+	int	    depth = 0, atom = 0;
 
 	if (n < 2 || p[0] != '^' || p[n - 1] != '$')
 		return ("not anchored: it must start with ^ and end with $");
+	/* glibc's regexec reads bytes (the server never calls setlocale),
+	 * ECMA-262 characters: "^é+$" is e-acute's two bytes repeated
+	 * together to one, and each repeated to the other. ASCII only. */
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return ("a character beyond ASCII (POSIX: its bytes; "
+				"ECMA-262: the character): write ASCII only");
 	/* Between the anchors: what POSIX ERE and ECMA-262 read alike. */
 	for (i = 1; i < n - 1; i++)
 		switch (p[i]) {
@@ -318,6 +330,18 @@ field_pattern_why(const char *p)
 		case '$':
 			atom = 0; /* an assertion: nothing to repeat */
 			break;
+		case '.':
+			/* Any byte but NUL to glibc, any character but a line
+			 * end to ECMA-262 ("a\nb" matches ^a.b$ for one). */
+			return ("a . outside brackets (POSIX: any byte; "
+				"ECMA-262: any character but a line end): "
+				"write a bracket, or \\. for a dot");
+		case ']':
+		case '}':
+			/* Itself to POSIX; a syntax error to ECMA-262 in a
+			 * Unicode pattern (new RegExp("^a]$", "u") throws). */
+			return ("a ] or } outside brackets and bounds: escape "
+				"it (\\], \\})");
 		case '(':
 			depth++;
 			atom = 0;
@@ -366,6 +390,18 @@ field_pattern_why(const char *p)
 		}
 	if (depth != 0)
 		return ("a ( without its )");
+	return (NULL);
+}
+
+const char *
+field_pattern_why(const char *p)
+{
+	const char *why;
+	regex_t	    re;
+	int	    e;
+
+	if ((why = pattern_syntax_why(p)) != NULL)
+		return (why);
 	if ((e = regcomp(&re, p, REG_EXTENDED | REG_NOSUB)) != 0)
 		return (e == REG_ESPACE ? "out of memory compiling it"
 					: "it does not compile (POSIX ERE)");
@@ -379,7 +415,9 @@ field_pattern_compile(const char *pattern)
 	char *text;
 	int   e;
 
-	if (field_pattern_why(pattern) != NULL)
+	/* The syntax only: compiled once, below, where running out of
+	 * memory is ERR_NOMEM, not a pattern refused. */
+	if (pattern_syntax_why(pattern) != NULL)
 		return (ERR_CONFIG);
 	if (pattern_find(pattern) != NULL)
 		return (OK);

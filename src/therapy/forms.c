@@ -71,6 +71,7 @@ static int     time_ok(const char *);
 static int     date_ok(const char *);
 static long    utf8_len(const char *);
 static int     label_ok(json_t *);
+static void    form_check(json_t *, json_t *, int, json_t *);
 static void    answer_check(json_t *, json_t *, json_t *);
 static json_t *field_get(json_t *, const char *);
 
@@ -342,6 +343,16 @@ label_ok(json_t *v)
 void
 therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 {
+	form_check(fields, scoring, 0, errs);
+}
+
+/* The checks of a form's fields and scoring; stored: scoring is the
+ * row's, not the body's (a PATCH of fields only), so its band labels are
+ * checked for shape only: a form stored before labels were bounded may
+ * hold "" or a longer one, and the caller did not send them. */
+static void
+form_check(json_t *fields, json_t *scoring, int stored, json_t *errs)
+{
 	static const char *const keys[] = { "id", "label", "type", "required",
 		"options", "validation", "help_text", NULL };
 	const char		*k, *type, *id;
@@ -505,7 +516,8 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 		snprintf(name, sizeof(name), "scoring.bands[%zu]", m);
 		if (!json_is_object(b) || json_object_size(b) != 2 ||
 		    !json_is_integer(json_object_get(b, "min")) ||
-		    !label_ok(json_object_get(b, "label")) ||
+		    !(stored ? json_is_string(json_object_get(b, "label"))
+			     : label_ok(json_object_get(b, "label"))) ||
 		    json_integer_value(json_object_get(b, "min")) <= last)
 			therapy_err(errs, name, "invalid",
 			    "bands are {min, label} with min ascending, "
@@ -529,17 +541,18 @@ static int
 forms_before_update(struct resource_ctx *ctx, json_t *body)
 {
 	json_t *fields, *scoring, *errs;
+	int	stored;
 
 	fields = json_object_get(body, "fields");
 	scoring = json_object_get(body, "scoring");
 	if (fields == NULL && scoring == NULL)
 		return (OK);
+	if ((stored = scoring == NULL))
+		scoring = json_object_get(ctx->old, "scoring");
 	if (fields == NULL)
 		fields = json_object_get(ctx->old, "fields");
-	if (scoring == NULL)
-		scoring = json_object_get(ctx->old, "scoring");
 	errs = json_array();
-	therapy_form_check(fields, scoring, errs);
+	form_check(fields, scoring, stored, errs);
 	return (therapy_errs_answer(ctx->req, errs, "The form is not valid"));
 }
 

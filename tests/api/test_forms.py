@@ -2,6 +2,8 @@
 scoring band's label are texts of 1 to maxLength characters, counted in code
 points (JSON Schema's length), not in the bytes of their UTF-8: a label of
 maxLength three-byte characters is taken, one more character is refused."""
+import json
+
 import pytest
 
 from conftest import hdr, person, problem
@@ -86,3 +88,42 @@ def test_a_label_changed_by_update_is_counted_alike(server, admin):
                                 headers=hdr(admin, **{"If-Match": r.headers["ETag"]}),
                                 json={"fields": fields}), 422, "VALIDATION_FAILED")
     assert [e["field"] for e in body["errors"]] == ["fields[0].label"], body["errors"]
+
+
+@pytest.mark.parametrize("stored", ["", "x" * 1001], ids=["empty", "1001 characters"])
+def test_a_stored_band_label_is_not_refused_on_a_patch_of_fields(server, admin, stored):
+    """A form stored before band labels were bounded may hold "" or a longer
+    one: a PATCH of its fields alone re-checks the stored scoring for shape
+    only (its items must still name radio or select fields), never for a
+    label the caller did not send; a PATCH that sends the scoring is checked
+    whole."""
+    r = server.post("/v1/forms", headers=hdr(admin), json=_form("Q", "low"))
+    assert r.status_code == 201, r.text
+    form = r.json()
+    scoring = {"method": "sum", "items": ["r1"], "bands": [{"min": 0, "label": stored}]}
+    server.db.execute("UPDATE forms SET scoring = '%s' WHERE id = '%s'"
+                      % (json.dumps(scoring), form["id"]))
+    # contract=False: answers of a planted row the document does not allow.
+    r = server.request("GET", f"/v1/forms/{form['id']}", contract=False, headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    assert r.json()["scoring"]["bands"][0]["label"] == stored
+    fields = [dict(form["fields"][0], label="Changed")]
+    r = server.request("PATCH", f"/v1/forms/{form['id']}", contract=False,
+                       headers=hdr(admin, **{"If-Match": r.headers["ETag"]}),
+                       json={"fields": fields})
+    assert r.status_code == 200, r.text[:500]
+    assert r.json()["fields"][0]["label"] == "Changed"
+    assert r.json()["scoring"]["bands"][0]["label"] == stored
+    etag = r.headers["ETag"]
+    # The stored scoring's items are still checked against the new fields.
+    body = problem(server.request("PATCH", f"/v1/forms/{form['id']}",
+                                  headers=hdr(admin, **{"If-Match": etag}),
+                                  json={"fields": [dict(fields[0], type="text", options=None)]}),
+                   422, "VALIDATION_FAILED")
+    assert [e["field"] for e in body["errors"]] == ["scoring.items[0]"], body["errors"]
+    # Sent, the same scoring is refused for its label.
+    body = problem(server.request("PATCH", f"/v1/forms/{form['id']}",
+                                  headers=hdr(admin, **{"If-Match": etag}),
+                                  json={"scoring": scoring}),
+                   422, "VALIDATION_FAILED")
+    assert [e["field"] for e in body["errors"]] == ["scoring.bands[0]"], body["errors"]

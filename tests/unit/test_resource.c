@@ -32,6 +32,7 @@
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/log.h"
+#include "core/money.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "resource/audit.h"
@@ -1537,7 +1538,7 @@ openapi_served(void **state)
  * memory while regexec_espace is set. Defined here, they stand for the
  * library's in this program (the real ones are the next definitions).
  */
-static int regcomp_calls, regexec_calls, regexec_espace;
+static int regcomp_calls, regcomp_espace, regexec_calls, regexec_espace;
 
 int
 regcomp(regex_t *re, const char *pattern, int flags)
@@ -1547,6 +1548,8 @@ regcomp(regex_t *re, const char *pattern, int flags)
 	if (real == NULL)
 		*(void **)&real = dlsym(RTLD_NEXT, "regcomp");
 	regcomp_calls++;
+	if (regcomp_espace)
+		return (REG_ESPACE);
 	return (real(re, pattern, flags));
 }
 
@@ -1670,37 +1673,58 @@ register_one(const char *name, const struct field *f)
 static void
 patterns_refused_at_start(void **state)
 {
-	static const char *const bad[] = {
-		"^a|b$",	 /* (^a)|(b$): "xb" matches */
-		"^(a)|(b)$",	 /* the same, in groups */
-		"^a$|^b$",	 /* anchored twice, still alternation */
-		"a$",		 /* not anchored */
-		"^a",		 /* not anchored */
-		"^a\\$",	 /* its last $ is a literal */
-		"^$|x$",	 /* alternation */
-		"^[[:digit:]]$", /* a class ECMA-262 does not read */
-		"^[\\d]$",	 /* backslash in brackets */
-		"^[]a]$",	 /* ] first: a member, or the end */
-		"^\\d{3}$",	 /* a digit, or a d */
-		"^(a)\\1$",	 /* a back-reference */
-		"^*a$",		 /* nothing to repeat */
-		"^a**$",	 /* nothing to repeat (ECMA-262) */
-		"^a{$",		 /* a { that is no bound */
-		"^(a$",		 /* unbalanced */
-		"^a)$",		 /* unbalanced */
-		"^[a$",		 /* unterminated */
-		"^a{3,1}$",	 /* does not compile */
-		"$",		 /* too short */
+	/* Each with a word of the reason start logs for it. */
+	static const struct {
+		const char *pattern, *why;
+	} bad[] = {
+		{ "^a|b$", "alternation" },	 /* (^a)|(b$): "xb" */
+		{ "^(a)|(b)$", "alternation" },	 /* the same, in groups */
+		{ "^a$|^b$", "alternation" },	 /* anchored twice */
+		{ "^(a|b)c|d$", "alternation" }, /* (^(a|b)c)|(d$) */
+		{ "a$", "not anchored" },	 /* not anchored */
+		{ "^a", "not anchored" },	 /* not anchored */
+		{ "^a\\$", "not anchored" },	 /* its last $ is a literal */
+		{ "^$|x$", "alternation" },	 /* alternation */
+		{ "^[[:digit:]]$", "POSIX class" }, /* ECMA-262 reads none */
+		{ "^[a\\d]$", "backslash in brackets" },
+		{ "^[]a]$", "] first" },	    /* a member, or the end */
+		{ "^\\d{3}$", "backslash before" }, /* a digit, or a d */
+		{ "^(a)\\1$", "backslash before" }, /* a back-reference */
+		{ "^*a$", "nothing to repeat" },
+		{ "^a**$", "nothing to repeat" }, /* (ECMA-262) */
+		{ "^a{$", "no bound" },		  /* a { that is no bound */
+		{ "^(a$", "( without" },	  /* unbalanced */
+		{ "^a)$", ") without" },	  /* unbalanced */
+		{ "^[a$", "unterminated" },	  /* unterminated */
+		{ "^a{3,1}$", "does not compile" },
+		{ "$", "not anchored" }, /* too short */
+		/* glibc reads bytes (no setlocale), ECMA-262 characters:
+		 * "\xc3\xa9" (e-acute) is two of [^x] and of . to one, one to
+		 * the other; ^\xc3\xa9+$ repeats its last byte to glibc. */
+		{ "^[^x]{2}$", "negated bracket" },
+		{ "^[^x]$", "negated bracket" },
+		{ "^.{2}$", "a . outside brackets" },
+		{ "^a.b$", "a . outside brackets" }, /* "a\nb": . and \n */
+		{ "^\xc3\xa9+$", "beyond ASCII" },
+		{ "^[\xc3\xa9]$", "beyond ASCII" },
+		/* Themselves to POSIX, refused by new RegExp(p, "u"). */
+		{ "^a]$", "] or }" },
+		{ "^a}$", "] or }" },
+		{ "^a{2}}$", "] or }" },
 	};
 	static const char *const good[] = {
 		"^[A-Z]{3}$",
 		"^(a|b)$",
+		"^((a|b)c|d)$",
 		"^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?$",
-		"^[^a-z]+\\.x$",
+		"^[a-z]+\\.x$",
+		"^a\\]\\}$",
 		"^[a$]{1,}$",
 		UUID_PATTERN,
+		MONEY_CURRENCY_PATTERN,
 	};
 	struct field f;
+	const char  *why;
 	size_t	     i;
 
 	(void)state;
@@ -1709,21 +1733,31 @@ patterns_refused_at_start(void **state)
 	f.type = FIELD_TEXT;
 	f.flags = FIELD_NULLABLE;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		f.pattern = bad[i];
+		f.pattern = bad[i].pattern;
 		if (register_one("bad_pattern", &f) != ERR_CONFIG)
-			fail_msg("pattern %s was taken", bad[i]);
+			fail_msg("pattern %s was taken", bad[i].pattern);
+		if ((why = field_pattern_why(bad[i].pattern)) == NULL ||
+		    strstr(why, bad[i].why) == NULL)
+			fail_msg("pattern %s refused for \"%s\", not \"%s\"",
+			    bad[i].pattern, why != NULL ? why : "(nothing)",
+			    bad[i].why);
 	}
 	f.type = FIELD_TEXT_LIST;
 	f.pattern = "^a|b$";
 	assert_int_equal(register_one("bad_pattern", &f), ERR_CONFIG);
 	f.type = FIELD_TEXT;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		if (field_pattern_why(good[i]) != NULL)
-			fail_msg("pattern %s refused: %s", good[i],
-			    field_pattern_why(good[i]));
-	assert_non_null(strstr(field_pattern_why("^a|b$"), "alternation"));
+		if ((why = field_pattern_why(good[i])) != NULL)
+			fail_msg("pattern %s refused: %s", good[i], why);
 	f.pattern = "^(a|b)$";
 	assert_int_equal(register_one("good_pattern", &f), OK);
+	/* Out of memory compiling a good pattern is no bad pattern: start
+	 * fails as out of memory, and the pattern is taken after. */
+	f.pattern = "^(c|d)$";
+	regcomp_espace = 1;
+	assert_int_equal(register_one("nomem_pattern", &f), ERR_NOMEM);
+	regcomp_espace = 0;
+	assert_int_equal(register_one("nomem_pattern", &f), OK);
 }
 
 /*
@@ -1774,6 +1808,91 @@ json_texts_parsed_at_start(void **state)
 		}
 	f[1].schema = "{\"type\":\"object\"}";
 	assert_int_equal(register_one("good_schema", &f[1]), OK);
+	/* The same members, objects, are taken: each alone, then all. */
+	f[1].schema = NULL;
+	for (k = 0; k < 4; k++) {
+		static const char *const names[] = { "good_example",
+			"good_create_example", "good_answered", "good_all" };
+		static const char *const paths[] = { "/v1/good-example",
+			"/v1/good-create-example", "/v1/good-answered",
+			"/v1/good-all" };
+		static struct resource	 good[4];
+
+		good[k].name = names[k];
+		good[k].path = paths[k];
+		good[k].table = "notes";
+		good[k].fields = note_fields;
+		good[k].nfields = 1;
+		good[k].owner_column = "owner_id";
+		if (k == 0 || k == 3)
+			good[k].example =
+			    "{\"owner_id\":"
+			    "\"0190f8a0-0000-7000-8000-000000000001\"}";
+		if (k == 1 || k == 3)
+			good[k].create_example = "{}";
+		if (k == 2 || k == 3)
+			good[k].answered = "{\"note\":\"kept\"}";
+		if (resource_register(&good[k]) != OK)
+			fail_msg("resource %s was refused", names[k]);
+	}
+}
+
+/*
+ * A field's default is JSON text too, stored by a create without the
+ * field and stated by the document: parsed at start, and checked against
+ * the field's own rules (type, bounds, pattern, choices) as a body's
+ * member would be. A bad one fails its resource's registration.
+ */
+static void
+defaults_checked_at_start(void **state)
+{
+	static const char *const levels[] = { "low", "high", NULL };
+	static const struct {
+		enum field_type type;
+		int64_t		min, max;
+		const char     *pattern, *def;
+		int		rc;
+	} cases[] = {
+		{ FIELD_TEXT, 3, 3, "^[A-Z]{3}$", "\"GBP\"", OK },
+		{ FIELD_TEXT, 3, 3, "^[A-Z]{3}$", "\"gbp\"", ERR_CONFIG },
+		{ FIELD_TEXT, 3, 3, NULL, "\"GBPX\"", ERR_CONFIG },
+		{ FIELD_TEXT, 0, 0, NULL, "\"GBP", ERR_CONFIG },
+		{ FIELD_TEXT, 0, 0, NULL, "GBP", ERR_CONFIG },
+		{ FIELD_TEXT, 0, 0, NULL, "", ERR_CONFIG },
+		{ FIELD_TEXT, 0, 0, NULL, "7", ERR_CONFIG },
+		{ FIELD_INT, 1, 10, NULL, "5", OK },
+		{ FIELD_INT, 1, 10, NULL, "11", ERR_CONFIG },
+		{ FIELD_INT, 1, 10, NULL, "\"5\"", ERR_CONFIG },
+		{ FIELD_BOOL, 0, 0, NULL, "false", OK },
+		{ FIELD_BOOL, 0, 0, NULL, "0", ERR_CONFIG },
+		{ FIELD_ENUM, 0, 0, NULL, "\"high\"", OK },
+		{ FIELD_ENUM, 0, 0, NULL, "\"medium\"", ERR_CONFIG },
+		{ FIELD_TEXT_LIST, 0, 0, "^[A-Z]{3}$", "[\"GBP\"]", OK },
+		{ FIELD_TEXT_LIST, 0, 0, "^[A-Z]{3}$", "[\"GBP\",\"eur\"]",
+		    ERR_CONFIG },
+	};
+	static char  names[sizeof(cases) / sizeof(cases[0])][32];
+	struct field f;
+	size_t	     i;
+	int	     rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&f, 0, sizeof(f));
+		f.name = "level";
+		f.type = cases[i].type;
+		f.min = cases[i].min;
+		f.max = cases[i].max;
+		f.pattern = cases[i].pattern;
+		f.def = cases[i].def;
+		if (f.type == FIELD_ENUM)
+			f.choices = levels;
+		/* Kept: registration borrows the name. */
+		snprintf(names[i], sizeof(names[i]), "default_%zu", i);
+		if ((rc = register_one(names[i], &f)) != cases[i].rc)
+			fail_msg("default %s of type %d: %d, not %d",
+			    cases[i].def, (int)cases[i].type, rc, cases[i].rc);
+	}
 }
 
 int
@@ -1793,6 +1912,7 @@ main(void)
 		cmocka_unit_test(patterns_compiled_once),
 		cmocka_unit_test(patterns_refused_at_start),
 		cmocka_unit_test(json_texts_parsed_at_start),
+		cmocka_unit_test(defaults_checked_at_start),
 	};
 	const struct CMUnitTest e2e[] = {
 		cmocka_unit_test(crud_and_scope),
