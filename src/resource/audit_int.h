@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "core/util.h"
+#include "resource/audit.h"
 
 struct tx;
 struct request;
