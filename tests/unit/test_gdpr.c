@@ -713,7 +713,9 @@ hook_erase(struct tx *tx, const char *user_id)
 static int
 hook_export_tx(struct tx *tx, void *arg)
 {
-	return (hooks_gdpr_export(tx, person, "", arg));
+	int truncated = 0;
+
+	return (hooks_gdpr_export(tx, person, "", arg, &truncated));
 }
 
 /*
@@ -724,7 +726,10 @@ hook_export_tx(struct tx *tx, void *arg)
 static void
 no_hook_replaces_a_declared_export(void **state)
 {
-	static const struct gdpr_hook named = { "gdpr_probe", hook_rows, NULL };
+	/* Declared as any export would be, so that only its name refuses
+	 * it (not the schema check). */
+	static const struct gdpr_hook named = { "gdpr_probe", hook_rows, NULL,
+		NULL, "{\"type\":\"object\",\"additionalProperties\":false}" };
 	static const struct gdpr_hook erase_only = { "gdpr_probe", NULL,
 		hook_erase };
 	static const struct gdpr_hook other = { "gdpr_probe_hook", hook_rows,
@@ -779,7 +784,8 @@ static void
 export_ids_bind_a_session_and_a_person(void **state)
 {
 	static const struct gdpr_hook named = { "gdpr_probe", NULL, NULL,
-		hook_links };
+		hook_links,
+		"{\"type\":\"object\",\"additionalProperties\":false}" };
 	static const struct gdpr_hook links = { "gdpr_probe_links", NULL, NULL,
 		hook_links, "{\"type\":\"string\"}" };
 	struct principal	      who, other;
