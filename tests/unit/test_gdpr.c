@@ -828,6 +828,58 @@ export_ids_bind_a_session_and_a_person(void **state)
 	json_decref(into);
 }
 
+static int
+hook_many(struct tx *tx, const char *user_id, json_t *rows)
+{
+	int i;
+
+	(void)tx;
+	(void)user_id;
+	for (i = 0; i < RESOURCE_EXPORT_MAX + 1; i++)
+		if (json_array_append_new(rows, json_integer(i)) != 0)
+			return (ERR_NOMEM);
+	return (OK);
+}
+
+struct bounded {
+	json_t *into;
+	int	truncated;
+};
+
+static int
+bounded_tx(struct tx *tx, void *arg)
+{
+	struct bounded *b = arg;
+
+	return (hooks_gdpr_export(tx, person, "", b->into, &b->truncated));
+}
+
+/*
+ * A hook's rows are cut at the export's bound, and the export says it
+ * was cut (its truncated): a hook reads one past the bound so it shows.
+ */
+static void
+a_hooks_export_is_cut_at_the_bound(void **state)
+{
+	static const struct gdpr_hook many = { "gdpr_probe_many", hook_many,
+		NULL, NULL, "{\"type\":\"integer\"}" };
+	struct bounded		      b = { NULL, 0 };
+
+	(void)state;
+	assert_int_equal(hooks_gdpr_register(&many), OK);
+	b.into = json_object();
+	assert_int_equal(store_run(db, STORE_TX_READ, bounded_tx, &b), OK);
+	assert_int_equal(b.truncated, 1);
+	assert_int_equal(
+	    json_array_size(json_object_get(b.into, "gdpr_probe_many")),
+	    RESOURCE_EXPORT_MAX);
+	assert_int_equal(json_integer_value(json_array_get(
+			     json_object_get(b.into, "gdpr_probe_many"),
+			     RESOURCE_EXPORT_MAX - 1)),
+	    RESOURCE_EXPORT_MAX - 1);
+	json_decref(b.into);
+}
+
 int
 main(void)
 {
@@ -837,6 +889,8 @@ main(void)
 		cmocka_unit_test(nothing_personal_opens_after_erasure),
 		cmocka_unit_test(no_hook_replaces_a_declared_export),
 		cmocka_unit_test(export_ids_bind_a_session_and_a_person),
+		/* Last: its hook would be in the others' exports. */
+		cmocka_unit_test(a_hooks_export_is_cut_at_the_bound),
 	};
 	unsigned char master[MASTER_KEY_LEN];
 	int	      rc;
