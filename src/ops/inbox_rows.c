@@ -16,6 +16,7 @@
 #include "ops/inbox.h"
 #include "ops/ops_int.h"
 #include "resource/hooks.h"
+#include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/store.h"
 
@@ -135,7 +136,8 @@ inbox_prune_job(struct store *db, const struct job *job, char *err)
 /* GDPR */
 
 /* The rows tied to the person, without their bodies (their content is
- * in the module's own export, e.g. therapy_bookings). */
+ * in the module's own export, e.g. therapy_bookings): one past the
+ * export's bound, which hooks_gdpr_export cuts and reports truncated. */
 static int
 gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 {
@@ -147,9 +149,10 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 	    "SELECT id, source, received_at, outcome, "
 	    "http_status FROM webhook_inbox WHERE user_id = ? OR email_index = "
 	    "(SELECT email_index FROM users WHERE id = ?) ORDER BY "
-	    "received_at, id");
+	    "received_at, id LIMIT ?");
 	store_bind_text(st, 1, user_id);
 	store_bind_text(st, 2, user_id);
+	store_bind_int64(st, 3, RESOURCE_EXPORT_MAX + 1);
 	while ((rc = store_step(st)) == STORE_ROW)
 		json_array_append_new(rows,
 		    json_pack("{s:s,s:s,s:s,s:s,s:o}", "id",

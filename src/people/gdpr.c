@@ -407,7 +407,8 @@ people_export(struct tx *tx, const struct principal *who, struct request *req,
 		OK ||
 	    (rc = resource_export_owned(tx, who, req, user_id, email_index,
 		 *doc, owned, &truncated)) != OK ||
-	    (rc = hooks_gdpr_export(tx, user_id, export_id, owned)) != OK)
+	    (rc = hooks_gdpr_export(
+		 tx, user_id, export_id, owned, &truncated)) != OK)
 		return (rc);
 	json_object_set_new(*doc, "truncated", json_boolean(truncated));
 	if (audited)

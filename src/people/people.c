@@ -241,8 +241,9 @@ static const char api_me_password[] =
 	"\"string\",\"description\":\"the id the links of this export "	\
 	"carry (records.recording_points)\"},\"links_expire_at\":{"	\
 	"\"type\":[\"string\",\"null\"],\"format\":\"date-time\","	\
-	"\"description\":\"the end of the session that made the export, "	\
-	"when its links stop\"},\"user\":{\"description\":"		\
+	"\"description\":\"the end of the session that made the export: "	\
+	"its links stop then at the latest (signing out or idling ends "	\
+	"them sooner)\"},\"user\":{\"description\":"		\
 	"\"the users row as its owner may have it (every field but the "	\
 	"hidden ones: resource_export_row) and its audit_ref\","	\
 	"\"$ref\":\"#/components/schemas/users_exported\"},"		\
@@ -253,7 +254,8 @@ static const char api_me_password[] =
 	"\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/"	\
 	"audit_record\"}},\"records\":{\"$ref\":\"#/components/schemas/"	\
 	"export_records\"},\"truncated\":{\"type\":\"boolean\","		\
-	"\"description\":\"a section was cut at its bound\"}},"		\
+	"\"description\":\"a section (a table's rows, a GDPR hook's, "	\
+	"the relationships or the audit log) was cut at its bound\"}},"		\
 	"\"allOf\":[{\"$ref\":\"#/components/schemas/export_tables\"}],"	\
 	"\"unevaluatedProperties\":false}}}"
 /* clang-format on */

@@ -91,8 +91,8 @@ hooks_gdpr_all(size_t *n)
 }
 
 int
-hooks_gdpr_export(
-    struct tx *tx, const char *user_id, const char *export_id, json_t *into)
+hooks_gdpr_export(struct tx *tx, const char *user_id, const char *export_id,
+    json_t *into, int *truncated)
 {
 	const struct gdpr_hook *h;
 	json_t		       *rows;
@@ -117,6 +117,13 @@ hooks_gdpr_export(
 		    : h->export_links(tx, user_id, export_id, rows);
 		if (rc != OK)
 			return (rc);
+		/* The export's bound, as a resource's section has it. */
+		if (json_array_size(rows) > RESOURCE_EXPORT_MAX) {
+			while (json_array_size(rows) > RESOURCE_EXPORT_MAX)
+				json_array_remove(
+				    rows, json_array_size(rows) - 1);
+			*truncated = 1;
+		}
 	}
 	return (OK);
 }

@@ -91,10 +91,12 @@ const struct gdpr_hook *const *hooks_gdpr_all(size_t *n);
  * Every hook's export (or export_links, with export_id), each under
  * into.<name> (an array). A name into holds already (the export of a
  * resource registered after the hook) is never overwritten: ERR_INTERNAL,
- * logged.
+ * logged. A hook's rows are cut at RESOURCE_EXPORT_MAX, *truncated set to
+ * 1 when it wrote more (a hook reads at most RESOURCE_EXPORT_MAX + 1 so
+ * that its cut shows).
  */
-int hooks_gdpr_export(
-    struct tx *, const char *user_id, const char *export_id, json_t *into);
+int hooks_gdpr_export(struct tx *, const char *user_id, const char *export_id,
+    json_t *into, int *truncated);
 /* Every hook's erase, in registration order; the first failure stops. */
 int hooks_gdpr_erase(struct tx *, const char *user_id);
 

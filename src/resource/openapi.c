@@ -26,6 +26,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/jsonw.h"
+#include "core/log.h"
 #include "core/tz.h"
 #include "http/http.h"
 #include "resource/hooks.h"
@@ -1157,9 +1158,14 @@ media_types(json_t *types)
  * properties of allOf's branches; an allOf's branches themselves are
  * left open (closing one would refuse the members the others name): the
  * object holding the allOf says unevaluatedProperties false itself, which
- * also keeps it from being closed here. A $ref is not followed: the
- * components it names are closed where they are made (row_schema,
- * export_schemas) or by their api text.
+ * also keeps it from being closed here. One with properties and an allOf
+ * that does not is not closed either: additionalProperties false there
+ * would refuse every member its branches name (test_openapi's walker
+ * finds it open). A $ref is not followed: the components it names are
+ * closed where they are made (row_schema, export_schemas) or by their api
+ * text. export_tables is left open on purpose (the export's answer
+ * closes it by unevaluatedProperties beside its own members), and a GDPR
+ * hook's schema is the hook's as declared, not closed here.
  */
 static void
 answer_close(json_t *s)
@@ -1171,6 +1177,7 @@ answer_close(json_t *s)
 	if (!json_is_object(s))
 		return;
 	if (json_object_get(s, "properties") != NULL &&
+	    json_object_get(s, "allOf") == NULL &&
 	    json_object_get(s, "additionalProperties") == NULL &&
 	    json_object_get(s, "unevaluatedProperties") == NULL)
 		json_object_set_new(s, "additionalProperties", json_false());
@@ -1201,15 +1208,35 @@ exported_schema(const struct rdef *rd)
 	json_t	   *s, *more, *v, *req;
 
 	s = row_schema(rd, 0);
-	if (rd->res->exported == NULL ||
-	    (more = json_loads(rd->res->exported, 0, NULL)) == NULL)
+	if (rd->res->exported == NULL)
 		return (s);
+	/* A declaration's text that does not parse is the code's mistake:
+	 * said, and the row's schema alone documented. */
+	if ((more = json_loads(rd->res->exported, 0, NULL)) == NULL ||
+	    !json_is_object(more)) {
+		log_error("event=openapi_exported_invalid resource=%s "
+			  "detail=\"exported is not a JSON object\"",
+		    rd->res->name);
+		json_decref(more);
+		return (s);
+	}
 	if ((req = json_object_get(s, "required")) == NULL) {
 		req = json_array();
 		json_object_set_new(s, "required", req);
 	}
 	json_object_foreach(more, k, v) {
-		json_array_append_new(req, json_string(k));
+		size_t	i;
+		json_t *r;
+		int	had = 0;
+
+		/* A member the row already requires is named once. */
+		json_array_foreach(req, i, r) {
+			if (json_is_string(r) &&
+			    strcmp(json_string_value(r), k) == 0)
+				had = 1;
+		}
+		if (!had)
+			json_array_append_new(req, json_string(k));
 	}
 	json_object_update(json_object_get(s, "properties"), more);
 	json_decref(more);

@@ -8,6 +8,7 @@ still whole.
 """
 
 import json
+import pathlib
 import secrets
 
 import pytest
@@ -349,6 +350,29 @@ ELSEWHERE = {
     "records.therapy_bookings": "test_bookings.py",
     "records.webhook_inbox": "test_inbox_privacy.py",
 }
+
+
+def stale_elsewhere(elsewhere=None):
+    """The ELSEWHERE (or elsewhere) entries whose test file is gone or does
+    not read an export ("/export") and the section by its quoted name: an
+    entry gone stale would excuse a section nothing fills."""
+    stale = []
+    for section, name in sorted((ELSEWHERE if elsewhere is None else elsewhere).items()):
+        f = pathlib.Path(__file__).parent / name
+        text = f.read_text() if f.is_file() else ""
+        if "/export" not in text or f'"{section.split(".")[-1]}"' not in text:
+            stale.append(section)
+    return stale
+
+
+def test_elsewhere_names_tests_that_export_their_section():
+    """Each ELSEWHERE file reads an export and names its section; a stale
+    entry (the file gone, or not about that section) fails."""
+    assert stale_elsewhere() == []
+    assert stale_elsewhere({"records.webhook_inbox": "test_no_such_file.py",
+                            "records.refunds": "test_inbox_privacy.py",
+                            "records.therapy_bookings": "test_bookings.py"}) == [
+        "records.refunds", "records.webhook_inbox"]
 
 
 def export_sections(doc):

@@ -570,6 +570,11 @@ OPEN_BY_DESIGN = {
 }
 
 
+# The keywords that say which kind of value a schema takes: one without
+# any of them takes any value.
+SAYS_KIND = {"type", "$ref", "enum", "const", "allOf", "anyOf", "oneOf", "not"}
+
+
 def open_success_nodes(doc):
     """(where, why) of every open node in a 2xx JSON answer's schema ($ref
     followed): an object with neither properties nor additionalProperties,
@@ -591,6 +596,12 @@ def open_success_nodes(doc):
             s = node
         return s, seen, name
 
+    def any_value(s):
+        # A schema that says nothing of its value's kind (no type, $ref,
+        # enum, const or combinator: {}, true, or a description alone)
+        # takes any value.
+        return s is True or (isinstance(s, dict) and not SAYS_KIND & s.keys())
+
     def closes(s, seen, name):
         s = resolve(s, seen, name)[0]
         return isinstance(s, dict) and s.get("additionalProperties") is False
@@ -609,17 +620,21 @@ def open_success_nodes(doc):
         # every member, so unevaluatedProperties false above refuses none.
         closed = ((closed and ap not in (True, {})) or ap is False
                   or s.get("unevaluatedProperties") is False)
-        if "object" in t or "properties" in s:
+        if ap is True or ap == {}:
+            # Any member, whatever the node's type (or none): a branch of
+            # a closed allOf saying only this opens it.
+            found.append((where, "additionalProperties of any value"))
+        elif "object" in t or "properties" in s:
             if "properties" in s and not closed:
                 found.append((where, "properties without additionalProperties false"))
-            elif "properties" not in s and ap in (None, True, {}):
+            elif "properties" not in s and ap is None:
                 found.append((where, "an object of any members"))
-        if "array" in t and s.get("items") in (None, True, {}):
+        if "array" in t and any_value(s.get("items", True)):
             found.append((where, "an array of any items"))
         for k, v in (s.get("properties") or {}).items():
             if f"{name}.{k}" in OPEN_BY_DESIGN or f"{where}.{k}" in OPEN_BY_DESIGN:
                 continue
-            if v in ({}, True):
+            if any_value(v) and f"{name}.{k}" not in CLIENT_JSON_FIELDS:
                 found.append((f"{where}.{k}", "a member of any value"))
             walk(v, f"{where}.{k}", seen, name, client=f"{name}.{k}" in CLIENT_JSON_FIELDS)
         if isinstance(ap, dict):
@@ -711,6 +726,18 @@ def test_the_walker_checks_every_branch_of_a_closed_all_of():
         # a member of any value
         ({"type": "object", "properties": {"c": {}}, "additionalProperties": False}, {},
          ["get /x 200.c"]),
+        # a closed allOf's branch saying only that it takes any member
+        ({"allOf": [{"properties": {"a": {"type": "string"}}},
+                    {"additionalProperties": True}],
+          "unevaluatedProperties": False}, {}, ["get /x 200(allOf[1])"]),
+        # the same branch as a $ref to additionalProperties {}
+        ({"allOf": [{"properties": {"a": {"type": "string"}}},
+                    {"$ref": "#/components/schemas/C"}],
+          "unevaluatedProperties": False},
+         {"C": {"additionalProperties": {}}}, ["get /x 200(allOf[1])"]),
+        # a member that only describes itself takes any value
+        ({"type": "object", "properties": {"d": {"description": "anything"}},
+          "additionalProperties": False}, {}, ["get /x 200.d"]),
         # closed and every member declared: nothing found
         ({"allOf": [{"properties": {"a": {"type": "string"}}},
                     {"properties": {"b": {"type": "array", "items": {"type": "string"}}}}],

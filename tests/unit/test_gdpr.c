@@ -713,7 +713,9 @@ hook_erase(struct tx *tx, const char *user_id)
 static int
 hook_export_tx(struct tx *tx, void *arg)
 {
-	return (hooks_gdpr_export(tx, person, "", arg));
+	int truncated = 0;
+
+	return (hooks_gdpr_export(tx, person, "", arg, &truncated));
 }
 
 /*
@@ -724,7 +726,10 @@ hook_export_tx(struct tx *tx, void *arg)
 static void
 no_hook_replaces_a_declared_export(void **state)
 {
-	static const struct gdpr_hook named = { "gdpr_probe", hook_rows, NULL };
+	/* Declared as any export would be, so that only its name refuses
+	 * it (not the schema check). */
+	static const struct gdpr_hook named = { "gdpr_probe", hook_rows, NULL,
+		NULL, "{\"type\":\"object\",\"additionalProperties\":false}" };
 	static const struct gdpr_hook erase_only = { "gdpr_probe", NULL,
 		hook_erase };
 	static const struct gdpr_hook other = { "gdpr_probe_hook", hook_rows,
@@ -779,7 +784,8 @@ static void
 export_ids_bind_a_session_and_a_person(void **state)
 {
 	static const struct gdpr_hook named = { "gdpr_probe", NULL, NULL,
-		hook_links };
+		hook_links,
+		"{\"type\":\"object\",\"additionalProperties\":false}" };
 	static const struct gdpr_hook links = { "gdpr_probe_links", NULL, NULL,
 		hook_links, "{\"type\":\"string\"}" };
 	struct principal	      who, other;
@@ -822,6 +828,58 @@ export_ids_bind_a_session_and_a_person(void **state)
 	json_decref(into);
 }
 
+static int
+hook_many(struct tx *tx, const char *user_id, json_t *rows)
+{
+	int i;
+
+	(void)tx;
+	(void)user_id;
+	for (i = 0; i < RESOURCE_EXPORT_MAX + 1; i++)
+		if (json_array_append_new(rows, json_integer(i)) != 0)
+			return (ERR_NOMEM);
+	return (OK);
+}
+
+struct bounded {
+	json_t *into;
+	int	truncated;
+};
+
+static int
+bounded_tx(struct tx *tx, void *arg)
+{
+	struct bounded *b = arg;
+
+	return (hooks_gdpr_export(tx, person, "", b->into, &b->truncated));
+}
+
+/*
+ * A hook's rows are cut at the export's bound, and the export says it
+ * was cut (its truncated): a hook reads one past the bound so it shows.
+ */
+static void
+a_hooks_export_is_cut_at_the_bound(void **state)
+{
+	static const struct gdpr_hook many = { "gdpr_probe_many", hook_many,
+		NULL, NULL, "{\"type\":\"integer\"}" };
+	struct bounded		      b = { NULL, 0 };
+
+	(void)state;
+	assert_int_equal(hooks_gdpr_register(&many), OK);
+	b.into = json_object();
+	assert_int_equal(store_run(db, STORE_TX_READ, bounded_tx, &b), OK);
+	assert_int_equal(b.truncated, 1);
+	assert_int_equal(
+	    json_array_size(json_object_get(b.into, "gdpr_probe_many")),
+	    RESOURCE_EXPORT_MAX);
+	assert_int_equal(json_integer_value(json_array_get(
+			     json_object_get(b.into, "gdpr_probe_many"),
+			     RESOURCE_EXPORT_MAX - 1)),
+	    RESOURCE_EXPORT_MAX - 1);
+	json_decref(b.into);
+}
+
 int
 main(void)
 {
@@ -831,6 +889,8 @@ main(void)
 		cmocka_unit_test(nothing_personal_opens_after_erasure),
 		cmocka_unit_test(no_hook_replaces_a_declared_export),
 		cmocka_unit_test(export_ids_bind_a_session_and_a_person),
+		/* Last: its hook would be in the others' exports. */
+		cmocka_unit_test(a_hooks_export_is_cut_at_the_bound),
 	};
 	unsigned char master[MASTER_KEY_LEN];
 	int	      rc;

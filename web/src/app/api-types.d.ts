@@ -44923,7 +44923,7 @@ export interface operations {
                         export_id: string;
                         /**
                          * Format: date-time
-                         * @description the end of the session that made the export, when its links stop
+                         * @description the end of the session that made the export: its links stop then at the latest (signing out or idling ends them sooner)
                          */
                         links_expire_at: string | null;
                         /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
@@ -44932,7 +44932,7 @@ export interface operations {
                         relationships: components["schemas"]["relationships"][];
                         audit_log: components["schemas"]["audit_record"][];
                         records: components["schemas"]["export_records"];
-                        /** @description a section was cut at its bound */
+                        /** @description a section (a table's rows, a GDPR hook's, the relationships or the audit log) was cut at its bound */
                         truncated: boolean;
                     } & components["schemas"]["export_tables"];
                 };
@@ -45687,7 +45687,7 @@ export interface operations {
                         export_id: string;
                         /**
                          * Format: date-time
-                         * @description the end of the session that made the export, when its links stop
+                         * @description the end of the session that made the export: its links stop then at the latest (signing out or idling ends them sooner)
                          */
                         links_expire_at: string | null;
                         /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
@@ -45696,7 +45696,7 @@ export interface operations {
                         relationships: components["schemas"]["relationships"][];
                         audit_log: components["schemas"]["audit_record"][];
                         records: components["schemas"]["export_records"];
-                        /** @description a section was cut at its bound */
+                        /** @description a section (a table's rows, a GDPR hook's, the relationships or the audit log) was cut at its bound */
                         truncated: boolean;
                     } & components["schemas"]["export_tables"];
                 };
