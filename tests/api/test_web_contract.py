@@ -6,6 +6,7 @@ the test plants (a reminders frequency none of the enum's), read by the
 application's own GET /v1/me as it signs in."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,15 +63,22 @@ def test_planted_mismatch_left_to_the_fixture(page, server, db):
 
 def test_the_page_fixture_fails_a_test_whose_page_got_a_mismatch():
     node = f"{Path(__file__).relative_to(ROOT)}::test_planted_mismatch_left_to_the_fixture"
+    # The tally's file is the outer run's figures, not the planted test's.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
+           if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))
+           and k != "CAREBASE_WEB_API_TALLY"}
     env[PLANTED] = "1"
     run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                           node, "-q"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     out = run.stdout + run.stderr
+    # Without chromium the planted test is skipped, as this one is then.
+    if run.returncode == 0 and re.search(r"\b1 skipped\b", out):
+        pytest.skip("the planted test was skipped: " + out.strip().splitlines()[-1])
     assert run.returncode == 1, out[-4000:]
-    assert "1 passed, 1 error" in out, out[-4000:]
+    # Apart, for warnings (a body unread, say) join the summary line.
+    assert re.search(r"\b1 passed\b", out), out[-4000:]
+    assert re.search(r"\b1 error\b", out), out[-4000:]
     assert "ERROR at teardown of test_planted_mismatch_left_to_the_fixture" in out, out[-4000:]
     # The fixture's words (Page.finish), not the server clean-up's, which
     # would report a mismatch drained by a later command all the same.

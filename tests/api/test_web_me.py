@@ -360,7 +360,7 @@ def test_the_account_page_downloads_the_data_and_deletes_the_account_after_typed
     # the performance log has the request but not its end, which went with
     # the old document. That it was answered is checked below (the account
     # is gone); its answer's shape is test_me's.
-    page.leaving()
+    page.leaving("DELETE", "/v1/me")
     confirm.click()
     wait_until(lambda: drv.execute_script("return location.pathname") == "/",
                timeout=20, what="the way out after the erasure")

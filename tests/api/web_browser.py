@@ -46,9 +46,17 @@ WAIT_S = 20
 NAVIGATING = frozenset((
     "get", "refresh", "goBack", "goForward", "clickElement", "sendKeysToElement",
     "w3cExecuteScript", "w3cExecuteScriptAsync", "executeAsyncScript",
-    "actions", "closeWindow", "quit"))
-# How long the end of a test waits for the answers its pages still await.
-SETTLE_S = 5
+    "actions", "close", "quit"))
+# The test's own moves to another document: before them the answers its
+# pages still await are waited for (SETTLE_S at most), so that a load the
+# page began and the test did not wait for (therapy.jsx's two, account.jsx's
+# sessions) is not cut by the test; one the move cuts all the same is the
+# test's doing, warned of, not a failure of the page's.
+TEST_NAVIGATING = frozenset(("get", "refresh", "goBack", "goForward", "close"))
+# How long the end of a test, or a move of its own, waits for the answers its
+# pages still await: as long as any wait of a test, which it costs only when
+# an answer is late.
+SETTLE_S = WAIT_S
 # A file to which each Page's tally is appended (a JSON line): how many
 # answers were checked, for the figures (unset: none is written).
 TALLY_LOG = os.environ.get("CAREBASE_WEB_API_TALLY")
@@ -67,7 +75,9 @@ def _driver():
         traffic = None
 
         def execute(self, driver_command, params=None):
-            if self.traffic is not None and driver_command in NAVIGATING:
+            if self.traffic is not None and driver_command in TEST_NAVIGATING:
+                self.traffic.quiesce()
+            elif self.traffic is not None and driver_command in NAVIGATING:
                 self.traffic.drain()
             return super().execute(driver_command, params)
 
@@ -113,11 +123,12 @@ def page(request, browser, server):
 
 
 @pytest.fixture
-def page_on(request, browser):
+def page_on(request, browser, start_server):
     """page_on(server): a Page on a server the test started itself
     (start_server), finished at the test's end as the page fixture's is,
     so that its last answers are checked in its own test, not drained in
-    the next one from a server gone by then."""
+    the next one from a server gone by then (taking start_server makes
+    its servers outlive this fixture's end)."""
     made = []
 
     def make(srv):
@@ -131,6 +142,8 @@ def page_on(request, browser):
             p.finish(request.node.nodeid)
         except pytest.fail.Exception as e:
             failed.append(str(e))
+        except Exception as e:  # noqa: BLE001 (one page's end does not skip the next's)
+            failed.append(f"finishing a page: {type(e).__name__}: {e}")
     if failed:
         pytest.fail("\n".join(failed), pytrace=False)
 
@@ -149,14 +162,18 @@ class Tally:
         self.problems = []
         self.bodiless = []      # "METHOD path status: why" of non-JSON ones
         self.lost = []          # "METHOD path: why" of requests never answered
-        # Set by a test whose page leaves on purpose with a request in
-        # flight (an account deleted, the page sent away at once).
-        self.leaves = False
+        # "METHOD path: why" of answers a move of the test's own cut (its
+        # get, refresh, back, forward or close: TEST_NAVIGATING), or that
+        # the page left as the test said it would (Page.leaving): warned of.
+        self.left = []
+        # (method, path, since) of each Page.leaving(): a request so made
+        # after since (wall clock seconds) is left, not lost.
+        self.leaves = []
 
     def counts(self):
         return {"checked": self.checked, "unread": self.unread, "cut": self.cut,
                 "unanswered": self.unanswered, "problems": len(self.problems),
-                "bodiless": self.bodiless, "lost": self.lost}
+                "bodiless": self.bodiless, "lost": self.lost, "left": self.left}
 
 
 class Traffic:
@@ -179,19 +196,36 @@ class Traffic:
 
     def __init__(self, drv):
         self.drv = drv
-        self.watched = {}       # base URL + "/v1/" -> Tally
+        # The Tallies of the Pages not yet finished; each server's URL is
+        # looked up as each request is read (_tally), for a server started
+        # again on another port (conftest's Server.start) is still watched.
+        self.watched = []
         self.pending = {}       # Network requestId -> what was asked
 
     def watch(self, server):
         tally = Tally(server)
-        self.watched[server.url("/v1/")] = tally
+        self.watched.append(tally)
         return tally
 
     def unwatch(self, tally):
-        for k in [k for k, t in self.watched.items() if t is tally]:
-            del self.watched[k]
+        self.watched = [t for t in self.watched if t is not tally]
         for rid in [rid for rid, rec in self.pending.items() if rec["tally"] is tally]:
             del self.pending[rid]
+
+    def quiesce(self, timeout=SETTLE_S):
+        """Before a move of the test's own to another document: drains
+        until no watched request is awaited (but those a Page.leaving()
+        excused), or timeout; those still awaited then are marked, so that
+        one the move cuts is warned of as the test's doing."""
+        end = time.monotonic() + timeout
+        while True:
+            self.drain()
+            left = [rec for rec in self.pending.values() if not rec["excused"]]
+            if not left or time.monotonic() > end:
+                for rec in left:
+                    rec["navigated"] = True
+                return
+            time.sleep(0.05)
 
     def drain(self):
         """Reads the events logged so far, checking each answer that ended."""
@@ -199,27 +233,35 @@ class Traffic:
             # One event that cannot be read or checked is a problem of
             # its own: the rest of the batch is still read (the log, once
             # read, is gone).
+            rec = None
             try:
                 msg = json.loads(entry["message"])["message"]
+                rid = (msg.get("params") or {}).get("requestId")
+                rec = self.pending.get(rid)
                 self._event(msg.get("method"), msg.get("params") or {})
             except Exception as e:  # noqa: BLE001 (recorded, not lost)
                 why = (f"in the browser: a performance log event could not be "
                        f"checked: {type(e).__name__}: {e}: {str(entry)[:300]}")
-                for tally in dict.fromkeys(self.watched.values()):
+                # Charged to the page of the request it is of when that was
+                # awaited, else to every page watched; the request is done.
+                if rec is not None:
+                    self.pending.pop(rid, None)
+                for tally in [rec["tally"]] if rec is not None else self.watched:
                     tally.problems.append(why)
 
     def settle(self, tally, timeout=SETTLE_S):
         """Drains until no request of tally's is awaited, or timeout: those
-        still awaited then are counted unanswered."""
+        still awaited then are counted unanswered. One a Page.leaving()
+        excused is not waited for (the page went on without it)."""
         end = time.monotonic() + timeout
         while True:
             self.drain()
-            left = [rid for rid, rec in self.pending.items() if rec["tally"] is tally]
-            if not left:
-                return
-            if time.monotonic() > end:
-                for rid in left:
-                    self._lost(self.pending.pop(rid), f"still awaited after {timeout} s")
+            mine = [rid for rid, rec in self.pending.items() if rec["tally"] is tally]
+            left = [rid for rid in mine if not self.pending[rid]["excused"]]
+            if not left or time.monotonic() > end:
+                for rid in mine:
+                    self._lost(self.pending.pop(rid), f"still awaited after {timeout} s"
+                               if rid in left else "still awaited at the test's end")
                 return
             time.sleep(0.05)
 
@@ -235,11 +277,17 @@ class Traffic:
             req = p.get("request") or {}
             tally = self._tally(req.get("url", ""))
             if tally is not None:
-                self.pending[rid] = {"tally": tally, "method": req.get("method", "GET"),
+                verb = req.get("method", "GET")
+                path = urlsplit(req["url"]).path
+                wall = float(p.get("wallTime") or time.time())
+                excused = any(m == verb and pa == path and wall >= since
+                              for m, pa, since in tally.leaves)
+                self.pending[rid] = {"tally": tally, "method": verb,
                                      "url": req["url"], "headers": req.get("headers") or {},
                                      "post": req.get("postData"),
                                      "has_post": req.get("hasPostData", False),
-                                     "response": None, "wire": 0}
+                                     "response": None, "wire": 0,
+                                     "excused": excused, "navigated": False}
         elif method == "Network.responseReceived" and rid in self.pending:
             self.pending[rid]["response"] = p.get("response")
         elif method == "Network.dataReceived" and rid in self.pending:
@@ -263,11 +311,24 @@ class Traffic:
     def _lost(self, rec, why):
         tally = rec["tally"]
         tally.unanswered += 1
-        tally.lost.append(f"{rec['method']} {urlsplit(rec['url']).path}: {why}")
+        self._blame(rec, why, tally.lost)
+
+    @staticmethod
+    def _blame(rec, why, otherwise, prefix=""):
+        """Puts "METHOD path: why" among the answers the test left (a move
+        of its own cut it, or its page left it as the test said), else in
+        otherwise (a failure of the test's)."""
+        said = f"{rec['method']} {urlsplit(rec['url']).path}: {why}"
+        if rec["excused"]:
+            rec["tally"].left.append(f"{said} (left as the test said, Page.leaving)")
+        elif rec["navigated"]:
+            rec["tally"].left.append(f"{said} (left by the test's navigation)")
+        else:
+            otherwise.append(prefix + said)
 
     def _tally(self, url):
-        for base, tally in self.watched.items():
-            if url.startswith(base):
+        for tally in self.watched:
+            if url.startswith(tally.server.url("/v1/")):
                 return tally
         return None
 
@@ -303,8 +364,9 @@ class Traffic:
                     body = got.get("body", "").encode("utf-8")
                 # A body the page read as a Blob (a file it saves) is not
                 # kept for DevTools: asked for, it is empty, though bytes
-                # of it came.
-                if body == b"" and rec["wire"] > 0 and not json_media:
+                # of it came (for JSON, which a page reads as text, that
+                # is named as the failure it is, below).
+                if body == b"" and rec["wire"] > 0:
                     body, why = None, "read as a Blob"
         post = rec["post"]
         if post is None and rec["has_post"]:
@@ -315,9 +377,10 @@ class Traffic:
             tally.unread += 1
         if unread and json_media:
             # A page reads JSON as text, which DevTools keeps: one gone or
-            # cut short is not an answer the page could use.
-            tally.problems.append(f"in the browser: {rec['method']} {rec['url']} answered "
-                                  f"{status} JSON whose body is {why}")
+            # cut short is not an answer the page could use (unless the
+            # test's own move to another document took it away).
+            self._blame(rec, f"answered {status} JSON whose body is {why}", tally.problems,
+                        "in the browser: ")
         elif unread:
             tally.bodiless.append(f"{rec['method']} {urlsplit(rec['url']).path} {status}: {why}")
         # A header's values come joined by newlines.
@@ -353,22 +416,26 @@ class Page:
         traffic, tally = getattr(self.drv, "traffic", None), self.tally
         if traffic is None or tally is None:
             return
-        traffic.settle(tally)
-        traffic.unwatch(tally)
-        self.tally = None
+        try:
+            traffic.settle(tally)
+        finally:
+            # A driver that fails here leaves no page watched for the next
+            # test to be charged with.
+            traffic.unwatch(tally)
+            self.tally = None
         if TALLY_LOG:
             with open(TALLY_LOG, "a") as f:
                 f.write(json.dumps({"test": name, **tally.counts()}) + "\n")
         # A request with no answer (cancelled by a load, refused by the
         # browser, still awaited after SETTLE_S) has nothing to check, and
-        # the page had none to show: it fails the test, unless the test
-        # said its page leaves with one in flight (leaving()).
+        # the page had none to show: it fails the test, unless the test's
+        # own move cut it or the test said its page leaves without it
+        # (leaving()): those are warned of.
         problems = list(tally.problems)
-        if tally.lost and not tally.leaves:
-            problems += [f"in the browser: {lost}, never answered" for lost in tally.lost]
-        elif tally.lost:
-            warnings.warn(f"{name}: the page left with requests unanswered: "
-                          f"{'; '.join(tally.lost)}")
+        problems += [f"in the browser: {lost}, never answered" for lost in tally.lost]
+        if tally.left:
+            warnings.warn(f"{name}: answers the page did not get, by the test's doing: "
+                          f"{'; '.join(tally.left)}")
         if tally.bodiless:
             warnings.warn(f"{name}: {len(tally.bodiless)} of the browser's {tally.checked} "
                           f"API answers checked without their bodies, which could not be "
@@ -380,12 +447,19 @@ class Page:
             pytest.fail("the API answered the browser otherwise than its document says:\n"
                         + "\n".join(dict.fromkeys(problems)), pytrace=False)
 
-    def leaving(self):
+    def leaving(self, method, path):
         """The page is about to leave with a request in flight on purpose
-        (an account deleted, which signs it out at once): a request of
-        this page's that is never answered is warned of, not failed."""
-        if self.tally is not None:
-            self.tally.leaves = True
+        (an account deleted, which signs it out at once): the request
+        METHOD path (/v1/...) the page makes after this call is not waited
+        for at the test's end, and is warned of, not failed, if it is never
+        answered or its body is gone. Any other request still fails."""
+        traffic = getattr(self.drv, "traffic", None)
+        if self.tally is None or traffic is None:
+            return
+        # The requests made so far are read first, so that only one made
+        # after this call can match (the browser's wall clock says when).
+        traffic.drain()
+        self.tally.leaves.append((method.upper(), path, time.time()))
 
     # -- moving about -------------------------------------------------------
     def reset(self):
