@@ -41,6 +41,7 @@
 #include "core/table.h"
 #include "core/util.h"
 #include "reports/reports_int.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 #define BINDS_MAX  8  /* placeholders in one measure */
@@ -1089,7 +1090,7 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	json_t	  *cols = NULL, *totals = NULL;
 	size_t	   m;
 	int64_t	   edge;
-	int	   rc;
+	int	   rc, no_column;
 
 	memset(out, 0, sizeof(*out));
 	memset(&run, 0, sizeof(run));
@@ -1139,20 +1140,38 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 		rc = measure_run(tx, &run, m);
 	for (m = 0; m < run.nmeasures && rc == OK; m++)
 		rc = measure_total(tx, &run, m, totals);
-	/* A column its SQL names not there yet (partner_access.deactivated_at
-	 * while 0056 is pending: a rolling upgrade, or undone): it waits for
-	 * the migration rather than fail (500). */
-	if (rc != OK && store_tx_no_column(tx)) {
-		log_warn("event=report_unavailable report=%s "
-			 "msg=\"a column it reads is missing: run carebase "
-			 "migrate\"",
-		    run.rep->name);
-		out->migrations_pending = 1;
-		rc = ERR_UNAVAILABLE;
-	}
+	/* A column its SQL names not there (partner_access.deactivated_at
+	 * while 0056 is pending: a rolling upgrade, or undone) is told apart
+	 * below, once the snapshot is let go. */
+	no_column = rc != OK && store_tx_no_column(tx);
 	if (rc == OK && run.open)
 		rc = open_rows(tx, &run);
 	store_tx_rollback(tx);
+	/* It waits for the migration (503) only when one is pending: with
+	 * every one applied the column is a fault of the report's SQL or of
+	 * the schema (renamed by hand) that no waiting mends (500). A ledger
+	 * that cannot be read keeps the failure's own answer. */
+	if (no_column) {
+		switch (migrate_current(db)) {
+		case ERR_UNAVAILABLE:
+			log_warn("event=report_unavailable report=%s "
+				 "msg=\"a column it reads is missing: run "
+				 "carebase migrate\"",
+			    run.rep->name);
+			out->migrations_pending = 1;
+			rc = ERR_UNAVAILABLE;
+			break;
+		case OK:
+			log_error("event=report_failed report=%s "
+				  "msg=\"a column it reads is missing with "
+				  "every migration applied\"",
+			    run.rep->name);
+			rc = ERR_INTERNAL;
+			break;
+		default:
+			break;
+		}
+	}
 	if (rc == ERR_TOO_LARGE)
 		out->too_many_rows = 1;
 	if (rc != OK || (rc = derive_rows(&run)) != OK ||

@@ -684,6 +684,25 @@ def test_with_0056_undone_the_reports_reading_it_and_deactivating_a_partner_wait
     assert r.status_code == 200, r.text
 
 
+@pytest.mark.dialect
+def test_a_column_missing_with_every_migration_applied_is_500_not_migrations_pending(
+        server, db, seeded):
+    """A column a report reads gone with no migration pending (renamed by
+    hand, or a typo in the report's SQL) is a fault no waiting mends: 500,
+    not 503 MIGRATIONS_PENDING for ever."""
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    server.stop()
+    db.execute("ALTER TABLE partner_access RENAME COLUMN deactivated_at TO deactivated_at_gone")
+    server.start(migrate=False)
+    assert server.request("GET", "/readyz").status_code == 200
+    for who, name, query in ((alpha, "signups_by_partner", RANGE),
+                             (admin, "course_progress", RANGE + f"&partner_id={ids['alpha']}")):
+        r = run(server, who, name, query)
+        assert r.status_code == 500, (name, r.status_code, r.text)
+        assert "MIGRATIONS_PENDING" not in r.text, (name, r.text)
+
+
 OPEN_NOTE = "every count of a day not over yet, with its week or month and the total"
 
 
