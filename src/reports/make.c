@@ -1050,6 +1050,7 @@ json_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals)
 	struct json_sink js;
 	json_t		*v;
 	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	char		 key[PERIOD_LEN], start[PERIOD_LEN];
 
 	time_format_iso(run->from, from);
 	time_format_iso(run->to, to);
@@ -1065,6 +1066,24 @@ json_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals)
 		v, "withheld_below", json_integer(run->min_count)) != 0) {
 		json_decref(v);
 		return (ERR_NOMEM);
+	}
+	/* A partner admin's range reaching a day not over yet: the period
+	 * whose counts (and the totals) are null for that, not for small
+	 * counts, named as rows name it; the range's first when all of it
+	 * is after the edge. */
+	if (run->open) {
+		if (run->current_start[0] != '\0')
+			memcpy(key, run->current, sizeof(key));
+		else
+			period_key(REPORT_LONDON(run->rep)
+				? time_london_day(run->from)
+				: run->from / TIME_DAY_MS,
+			    run->period, key, start);
+		if (json_object_set_new(v, "open_period", json_string(key)) !=
+		    0) {
+			json_decref(v);
+			return (ERR_NOMEM);
+		}
 	}
 	if ((run->rep->flags & REPORT_CURRENCY) &&
 	    json_object_set(v, "totals_by_currency", run->currencies) != 0) {

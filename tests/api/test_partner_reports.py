@@ -634,6 +634,11 @@ def test_a_day_not_over_yet_is_withheld_from_a_partner_admin(server, db, seeded)
                    f"period={period}&from={start}&to={end}").json()
         assert rows_by(body, "partner") == {(key, "Echo"): {"signups": None}}, (period, body)
         assert body["totals"] == {"signups": None}, (period, body)
+        assert body["open_period"] == key, (period, body)
+    # A range wholly after now: its first period is named.
+    body = run(server, pa, "signups_by_partner",
+               f"period=day&from={tomorrow}&to={day_of(midnight + 3 * 86400000)}").json()
+    assert body["open_period"] == tomorrow and body["totals"] == {"signups": None}, body
     # Ending at today's start: every day over, every count told.
     body = run(server, pa, "signups_by_partner",
                f"period=day&from={yesterday}&to={today}").json()
@@ -753,6 +758,15 @@ def test_a_day_not_over_yet_is_withheld_whatever_the_min_count_and_the_files_say
     assert rows_by(body, "partner") == {(yesterday, "Foxtrot"): {"signups": 5},
                                         (today, "Foxtrot"): {"signups": None}}, body
     assert body["totals"] == {"signups": None}, body
+    # The JSON names the period withheld for being open, whatever the
+    # min count (with 1 there is no withheld_below to tell it by).
+    assert body["open_period"] == today, body
+    assert ("withheld_below" in body) == (min_count == "5"), body
+    # Ending at today's start, or an admin's: none open, none named.
+    body = run(server, pa, "signups_by_partner", f"period=day&from={yesterday}&to={today}").json()
+    assert "open_period" not in body and body["totals"] == {"signups": 5}, body
+    body = run(server, admin, "signups_by_partner", query + f"&partner_id={pid}").json()
+    assert "open_period" not in body, body
     last, cells, words = files_notes(server, pa, "signups_by_partner", query, tmp_path)
     if min_count == "5":
         assert last.startswith(NOTE) and last.endswith(", and " + OPEN_NOTE + "."), last
