@@ -79,8 +79,10 @@ struct run {
 /*
  * How long after its end a day is still taken for not over (report_make):
  * a write stamped a moment before midnight may commit a moment after it,
- * up to a statement's time (statement_timeout, 30 s) later, and a day
- * shown as over must not change after. 60 s is over that with room.
+ * and a day shown as over must not change after. A heuristic, not a
+ * bound: one statement is bounded (statement_timeout, 30 s) and 60 s is
+ * over that with room, but a redeem's transaction is several statements
+ * and may take longer, which would change a day already shown.
  */
 #define REPORT_DAY_GRACE_MS (60 * 1000)
 
