@@ -702,10 +702,17 @@ partners_public_get(struct request *req)
 	/* By id, a token is used when sent (one not valid answers 401, as
 	 * on any public read of a row; by name it is never looked at):
 	 * admins read the partner itself. */
-	if (by_id && http_authenticate(req) != OK) {
+	if (by_id && (rc = http_authenticate(req)) != OK) {
+		/* A session that could not be read (the database failed or
+		 * was lost) is no token refused: that failure's answer, as
+		 * handlers.c's begin() gives it, not a 401 to sign in. */
+		if (err_http_status(rc) < 500)
+			rc = ERR_UNAUTHORIZED;
 		if (!req->responded)
-			http_problem(req, ERR_UNAUTHORIZED, NULL,
-			    "The credentials were not accepted.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_UNAUTHORIZED
+				? "The credentials were not accepted."
+				: "The credentials could not be checked now.");
 		return;
 	}
 	if (by_id && req->caller != NULL &&

@@ -685,6 +685,16 @@ erase_send(struct request *req, struct principal *who, const char *id)
 		http_problem(req, ERR_UNAVAILABLE, "MIGRATIONS_PENDING",
 		    "A migration is being applied; nothing changed: ask "
 		    "again in a moment.");
+	} else if (e.journalled && outcome == PEOPLE_ERASE_WITHDRAWN &&
+	    store_lost_peek() == STORE_LOST_COMMIT) {
+		/* The COMMIT's answer never came, but the person is not
+		 * erased (settle looked, under their lock): nothing was
+		 * applied, so not COMMIT_OUTCOME_UNKNOWN, which says read it
+		 * back first. Try again. */
+		(void)store_lost_take();
+		http_problem(req, ERR_UNAVAILABLE, NULL,
+		    "The erasure did not complete; nothing changed: ask "
+		    "again.");
 	} else
 		http_problem(req, rc, NULL,
 		    rc == ERR_NOT_FOUND

@@ -496,7 +496,7 @@ static const struct route people_routes[] = {
 	{ HTTP_GET, "/v1/users/{id}/export", people_user_export, ROUTE_SLOW,
 	    "everything carebase holds about a user (admins)", NULL,
 	    api_user_export },
-	{ HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,
+	{ HTTP_POST, "/v1/users/{id}/erase", people_user_erase, ROUTE_SLOW,
 	    "erase a user (admins)", NULL, api_user_erase },
 	{ HTTP_POST, "/v1/me/family/invite", people_family_invite,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY,

@@ -32,7 +32,7 @@ try:
 except ImportError:  # scripts/install-deps installs python3-psycopg2
     psycopg2 = None
 
-from conftest import SilentRelay, hdr, metric_sum, person
+from conftest import SilentRelay, hdr, make_partner, metric_sum, person
 from training_helpers import attendees_of, course_schedule, make_catalogue
 
 pytestmark = pytest.mark.serial
@@ -450,7 +450,8 @@ def test_a_slow_statement_is_ended_by_the_server_before_the_wait_runs_out(start_
 
 
 @pytest.mark.postgres_only
-def test_backends_terminated_in_the_pool_answer_503_or_serve_never_500(start_server, db):
+@pytest.mark.parametrize("read", ["venues", "partner"])
+def test_backends_terminated_in_the_pool_answer_503_or_serve_never_500(start_server, db, read):
     """The pool's connections are ended on the server while they wait idle
     (pg_terminate_backend, as an administrator or a failover does): the
     next requests meet the closed connections under their statements.
@@ -459,15 +460,19 @@ def test_backends_terminated_in_the_pool_answer_503_or_serve_never_500(start_ser
     under a statement marked it broken and not the server lost, and on
     a public read such as GET /v1/venues the session's read failing
     answered 401, as if the token were refused: src/resource/handlers.c's
-    begin)."""
+    begin; GET /v1/partners/{id}, which authenticates by itself, did so
+    still: partners_public_get)."""
     if psycopg2 is None:
         pytest.skip("python3-psycopg2 is not installed")
     srv = start_server(db=db, env={"CAREBASE_POOL_MIN": "2", "CAREBASE_POOL_MAX": "2",
                                    "CAREBASE_JOB_WORKERS": "0",
                                    "CAREBASE_SESSION_CACHE_SIZE": "0"})
     admin = person(srv, "admin", "admin")
+    path = "/v1/venues"
+    if read == "partner":
+        path = "/v1/partners/" + make_partner(srv, admin, "Relay Partner")["id"]
     for _ in range(3):
-        assert srv.get("/v1/venues", headers=hdr(admin)).status_code == 200
+        assert srv.get(path, headers=hdr(admin)).status_code == 200
     con = psycopg2.connect(db.url, connect_timeout=10)
     con.autocommit = True
     seen = []
@@ -490,10 +495,10 @@ def test_backends_terminated_in_the_pool_answer_503_or_serve_never_500(start_ser
                     time.sleep(0.05)
             assert ended >= 1
             for _ in range(3):
-                r = srv.get("/v1/venues", headers=hdr(admin), timeout=30)
+                r = srv.get(path, headers=hdr(admin), timeout=30)
                 seen.append((r.status_code, r.json()["code"] if r.status_code != 200 else None))
     finally:
         con.close()
     assert all(s in ((200, None), (503, "UNAVAILABLE")) for s in seen), seen
     assert (503, "UNAVAILABLE") in seen, seen
-    assert srv.get("/v1/venues", headers=hdr(admin)).status_code == 200
+    assert srv.get(path, headers=hdr(admin)).status_code == 200

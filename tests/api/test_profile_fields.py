@@ -9,6 +9,7 @@ pending) the two fields are left out of answers and a write naming one is
 503 FIELD_UNAVAILABLE (docs/ARCHITECTURE.md, "A field a later migration
 adds"). Runs on SQLite and PostgreSQL."""
 
+import threading
 import time
 
 import pytest
@@ -258,6 +259,50 @@ def test_erasure_waits_for_a_migration_being_applied(start_server, db):
     assert db.scalar(f"SELECT count(*) FROM users WHERE id = '{gone['id']}' "
                      "AND time_zone IS NOT NULL") == "0"
     assert db.count("users", f"id = '{gone['id']}' AND deleted_at IS NOT NULL") == 1
+
+
+@pytest.mark.dialect
+@pytest.mark.parametrize("route", ["me", "admin"])
+def test_an_erasure_waiting_for_the_migrations_lock_holds_no_http_thread(
+        start_server, db, route):
+    """Erasure may wait up to 5 s for the migrations' lock: both routes
+    that take it (DELETE /v1/me, POST /v1/users/{id}/erase) run on the
+    slow pool, so on one HTTP thread the other requests are answered
+    meanwhile (before: POST /v1/users/{id}/erase was not ROUTE_SLOW and
+    /healthz waited the 5 s out behind it)."""
+    if db.kind != "postgres":
+        pytest.skip("SQLite: a migration holds the write lock; busy_timeout bounds the wait")
+    import psycopg2
+
+    server = start_server(db=db, env={"CAREBASE_THREADS": "1"})
+    admin = person(server, "admin", "admin")
+    gone = person(server, "gone")
+    answer = {}
+
+    def erase():
+        if route == "me":
+            answer["r"] = server.request("DELETE", "/v1/me", headers=hdr(gone),
+                                         json={"password": PASSWORD}, timeout=60)
+        else:
+            answer["r"] = server.request("POST", f"/v1/users/{gone['id']}/erase",
+                                         headers=hdr(admin), timeout=60)
+    con = psycopg2.connect(db.url, connect_timeout=10)
+    eraser = threading.Thread(target=erase)
+    try:
+        con.cursor().execute("SELECT pg_advisory_xact_lock(7262917388)")
+        eraser.start()
+        eraser.join(1.0)
+        assert eraser.is_alive(), answer["r"].text  # waiting for the lock
+        began = time.monotonic()
+        assert server.get("/healthz", timeout=30).status_code == 200
+        took = time.monotonic() - began
+        assert eraser.is_alive()
+        assert took < 2.0, took
+        eraser.join(30)
+        problem(answer["r"], 503, "MIGRATIONS_PENDING")
+    finally:
+        con.rollback()
+        con.close()
 
 
 @pytest.mark.dialect

@@ -52690,7 +52690,8 @@ export interface operations {
                      *       ],
                      *       "totals": {},
                      *       "totals_by_currency": {},
-                     *       "withheld_below": 1
+                     *       "withheld_below": 1,
+                     *       "open_period": "text"
                      *     }
                      */
                     "application/json": {
@@ -52722,6 +52723,8 @@ export interface operations {
                         };
                         /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
+                        /** @description a partner admin's answer whose range reaches a day not over yet: the period holding it, as rows name it (2026-07-06, 2026-07), whose counts are null whatever they are, as are the totals */
+                        open_period?: string;
                     };
                     "text/csv": string;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
@@ -53598,7 +53601,8 @@ export interface operations {
                      *       ],
                      *       "totals": {},
                      *       "totals_by_currency": {},
-                     *       "withheld_below": 1
+                     *       "withheld_below": 1,
+                     *       "open_period": "text"
                      *     }
                      */
                     "application/json": {
@@ -53630,6 +53634,8 @@ export interface operations {
                         };
                         /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
+                        /** @description a partner admin's answer whose range reaches a day not over yet: the period holding it, as rows name it (2026-07-06, 2026-07), whose counts are null whatever they are, as are the totals */
+                        open_period?: string;
                     };
                     "text/csv": string;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
