@@ -78,15 +78,35 @@ def failed(rid, why="net::ERR_ABORTED"):
     return ("Network.loadingFailed", {"requestId": rid, "errorText": why})
 
 
-def test_a_request_the_tests_own_navigation_cut_is_warned_of_not_failed():
+def test_a_request_sent_just_before_the_tests_own_move_and_cut_by_it_is_warned_of():
     drv, srv = FakeDriver(), FakeServer(1001)
     p = Page(drv, srv)
+    drv.traffic.quiesce(timeout=0.2)
+    # The page chained a load after quiesce's last read; the move cut it.
+    drv.feed(sent("1", srv, "GET", "/v1/therapy/slots", wall=drv.traffic.moved_at - 0.1),
+             failed("1"))
+    with pytest.warns(UserWarning, match="left by the test's navigation"):
+        p.finish("t")
+
+
+def test_a_request_still_awaited_when_the_test_moves_on_fails_it():
+    drv, srv = FakeDriver(), FakeServer(1010)
+    p = Page(drv, srv)
     drv.feed(sent("1", srv, "GET", "/v1/therapy/slots"))
-    # The test moves on (a get) while the page still awaits the answer: the
-    # move waits for it first, then the move cuts it.
+    # The page hangs on it past the settle time: not the test's doing.
     drv.traffic.quiesce(timeout=0.2)
     drv.feed(failed("1"))
-    with pytest.warns(UserWarning, match="left by the test's navigation"):
+    with pytest.raises(pytest.fail.Exception,
+                       match=r"GET /v1/therapy/slots: still awaited after 0.2 s"):
+        p.finish("t")
+
+
+def test_a_request_sent_after_the_move_and_lost_fails_it():
+    drv, srv = FakeDriver(), FakeServer(1011)
+    p = Page(drv, srv)
+    drv.traffic.quiesce(timeout=0.2)
+    drv.feed(sent("1", srv, "GET", "/v1/me", wall=drv.traffic.moved_at + 0.5), failed("1"))
+    with pytest.raises(pytest.fail.Exception, match=r"GET /v1/me: net::ERR_ABORTED, never"):
         p.finish("t")
 
 
@@ -121,12 +141,14 @@ def test_leaving_excuses_only_its_own_request_made_after_it_and_does_not_wait_fo
     p.leaving("DELETE", "/v1/me")
     drv.feed(sent("3", srv, "DELETE", "/v1/me", wall=time.time() + 0.01))
     start = time.monotonic()
-    with pytest.raises(pytest.fail.Exception) as e:
-        with pytest.warns(UserWarning, match=r"DELETE /v1/me: still awaited .*Page.leaving"):
+    with pytest.warns(UserWarning, match=r"DELETE /v1/me: still awaited .*Page.leaving"):
+        with pytest.raises(pytest.fail.Exception) as e:
             p.finish("t")
     took = time.monotonic() - start
     assert "GET /v1/me/sessions: net::ERR_ABORTED, never answered" in str(e.value)
     assert "DELETE /v1/me: net::ERR_ABORTED, never answered" in str(e.value)
+    assert str(e.value).count("never answered") == 2, str(e.value)
+    assert "still awaited" not in str(e.value), str(e.value)
     assert took < 1, f"finish() waited {took:.1f} s for the excused request"
 
 

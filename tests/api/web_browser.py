@@ -57,6 +57,9 @@ TEST_NAVIGATING = frozenset(("get", "refresh", "goBack", "goForward", "close"))
 # pages still await: as long as any wait of a test, which it costs only when
 # an answer is late.
 SETTLE_S = WAIT_S
+# How long no watched request must be awaited before the test's own move
+# goes ahead (Traffic.quiesce): a page's chained load starts within it.
+QUIET_S = 0.25
 # A file to which each Page's tally is appended (a JSON line): how many
 # answers were checked, for the figures (unset: none is written).
 TALLY_LOG = os.environ.get("CAREBASE_WEB_API_TALLY")
@@ -201,6 +204,7 @@ class Traffic:
         # again on another port (conftest's Server.start) is still watched.
         self.watched = []
         self.pending = {}       # Network requestId -> what was asked
+        self.moved_at = None    # time.time() of the test's last own move
 
     def watch(self, server):
         tally = Tally(server)
@@ -215,15 +219,28 @@ class Traffic:
     def quiesce(self, timeout=SETTLE_S):
         """Before a move of the test's own to another document: drains
         until no watched request is awaited (but those a Page.leaving()
-        excused), or timeout; those still awaited then are marked, so that
-        one the move cuts is warned of as the test's doing."""
+        excused) for QUIET_S running, so a load a page chains on an answer
+        (the next page of a list) is seen before the move; one still
+        awaited after timeout is counted unanswered (a page that hangs
+        fails its test). A request sent in the second before the move and
+        cut by it is warned of as the test's doing (_event: moved_at)."""
         end = time.monotonic() + timeout
+        quiet = None
         while True:
             self.drain()
-            left = [rec for rec in self.pending.values() if not rec["excused"]]
-            if not left or time.monotonic() > end:
-                for rec in left:
-                    rec["navigated"] = True
+            now = time.monotonic()
+            left = [rid for rid, rec in self.pending.items() if not rec["excused"]]
+            if left and now > end:
+                for rid in left:
+                    self._lost(self.pending.pop(rid),
+                               f"still awaited after {timeout} s, before the test's own move")
+                left = []
+            if left:
+                quiet = None
+            elif quiet is None:
+                quiet = now
+            elif now - quiet >= QUIET_S:
+                self.moved_at = time.time()
                 return
             time.sleep(0.05)
 
@@ -280,14 +297,23 @@ class Traffic:
                 verb = req.get("method", "GET")
                 path = urlsplit(req["url"]).path
                 wall = float(p.get("wallTime") or time.time())
-                excused = any(m == verb and pa == path and wall >= since
-                              for m, pa, since in tally.leaves)
+                excused = False
+                for i, (m, pa, since) in enumerate(tally.leaves):
+                    if m == verb and pa == path and wall >= since:
+                        # Excuses the one request it was said for.
+                        del tally.leaves[i]
+                        excused = True
+                        break
+                # Sent after quiesce's last read, just before the test's
+                # own move: cut by it, the test's doing.
+                moved = self.moved_at
+                navigated = moved is not None and moved - 1.0 <= wall <= moved
                 self.pending[rid] = {"tally": tally, "method": verb,
                                      "url": req["url"], "headers": req.get("headers") or {},
                                      "post": req.get("postData"),
                                      "has_post": req.get("hasPostData", False),
                                      "response": None, "wire": 0,
-                                     "excused": excused, "navigated": False}
+                                     "excused": excused, "navigated": navigated}
         elif method == "Network.responseReceived" and rid in self.pending:
             self.pending[rid]["response"] = p.get("response")
         elif method == "Network.dataReceived" and rid in self.pending:
