@@ -175,8 +175,9 @@ static const char api_run_get[] =
 	"month's count with such a day in it and the total of a column " \
 	"with one (report_partner_min_count)\"},\"open_period\":{" \
 	"\"type\":\"string\",\"description\":\"a partner admin's answer " \
-	"whose range reaches a day not over yet: the period holding it, " \
-	"as rows name it (2026-07-06, 2026-07), whose counts are null " \
+	"whose range reaches a day not over yet: the period holding it " \
+	"(for a range wholly after now, the range's first period), as " \
+	"rows name it (2026-07-06, 2026-07), whose counts are null " \
 	"whatever they are, as are the totals\"}}}," \
 	"\"text/csv\":{\"type\":\"string\"}," \
 	"\"application/vnd.openxmlformats-officedocument.spreadsheetml." \

@@ -52723,7 +52723,7 @@ export interface operations {
                         };
                         /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
-                        /** @description a partner admin's answer whose range reaches a day not over yet: the period holding it, as rows name it (2026-07-06, 2026-07), whose counts are null whatever they are, as are the totals */
+                        /** @description a partner admin's answer whose range reaches a day not over yet: the period holding it (for a range wholly after now, the range's first period), as rows name it (2026-07-06, 2026-07), whose counts are null whatever they are, as are the totals */
                         open_period?: string;
                     };
                     "text/csv": string;
@@ -53634,7 +53634,7 @@ export interface operations {
                         };
                         /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
-                        /** @description a partner admin's answer whose range reaches a day not over yet: the period holding it, as rows name it (2026-07-06, 2026-07), whose counts are null whatever they are, as are the totals */
+                        /** @description a partner admin's answer whose range reaches a day not over yet: the period holding it (for a range wholly after now, the range's first period), as rows name it (2026-07-06, 2026-07), whose counts are null whatever they are, as are the totals */
                         open_period?: string;
                     };
                     "text/csv": string;
