@@ -334,6 +334,15 @@ struct resource_ctx {
  * knew whose it was): exported and erased with theirs.
  */
 #define RESOURCE_OWNED_BY_ADDRESS 0x80
+/*
+ * Pages of its lists are kept read by each serving process and answered
+ * again while no write is told (src/resource/list_cache.c): only for a
+ * resource whose list is a function of the database's rows and the
+ * caller alone (no condition, field or hook reads the clock, and no
+ * before_list hook), and never of audit rows (their writer's appends
+ * are not told).
+ */
+#define RESOURCE_LIST_CACHE 0x100
 
 struct resource {
 	const char	   *name; /* "users": permissions, audit entity */

@@ -128,7 +128,7 @@ static int     pg_conn_open(struct store *, struct conn **);
 static void    pg_conn_close(struct conn *);
 static int     pg_conn_check(struct conn *);
 static int     pg_begin(struct conn *, int);
-static int     pg_commit(struct conn *);
+static int     pg_commit(struct conn *, int);
 static void    pg_rollback(struct conn *);
 static int     pg_exec(struct conn *, const char *);
 static struct stmt *pg_stmt_new(struct conn *, const char *);
@@ -591,8 +591,15 @@ pg_begin_now(struct conn *c)
 	return (pg_simple(c, sql, "begin"));
 }
 
+/*
+ * mark: the write is told (store_tx_commit): NOTIFY carebase_changes goes
+ * with the COMMIT, in the same round trip, and reaches every process
+ * LISTENing once the transaction has committed (never before, and not at
+ * all when it does not). A NOTIFY that fails (the transaction aborted)
+ * keeps the COMMIT from running: the transaction is rolled back below.
+ */
 static int
-pg_commit(struct conn *c)
+pg_commit(struct conn *c, int mark)
 {
 	PGresult *res;
 	int	  rc;
@@ -611,7 +618,9 @@ pg_commit(struct conn *c)
 		pg_result_status(c, NULL, "commit");
 		return (ERR_DB);
 	}
-	rc = pg_query(c, "COMMIT", "commit", &res);
+	rc = pg_query(c,
+	    mark ? "NOTIFY " STORE_CHANGES_CHANNEL "; COMMIT" : "COMMIT",
+	    "commit", &res);
 	/*
 	 * Sent, and no answer came (the wait ran out, or the connection
 	 * went): the server may have applied it, so the caller must not

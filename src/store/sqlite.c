@@ -28,6 +28,7 @@ enum {
 	SQ_ROLLBACK,
 	SQ_QUERY_ONLY,
 	SQ_WRITABLE,
+	SQ_MARK,
 	SQ_NCTL
 };
 
@@ -56,7 +57,7 @@ static void	    sq_conn_close(struct conn *);
 static int	    sq_conn_check(struct conn *);
 static int	    sq_begin(struct conn *, int);
 static int	    sq_query_only(struct conn *, int);
-static int	    sq_commit(struct conn *);
+static int	    sq_commit(struct conn *, int);
 static void	    sq_rollback(struct conn *);
 static int	    sq_exec(struct conn *, const char *);
 static struct stmt *sq_stmt_new(struct conn *, const char *);
@@ -296,7 +297,8 @@ sq_ctl(struct conn *c, int which)
 {
 	static const char *const sql[SQ_NCTL] = { "BEGIN", "BEGIN IMMEDIATE",
 		"COMMIT", "ROLLBACK", "PRAGMA query_only = 1",
-		"PRAGMA query_only = 0" };
+		"PRAGMA query_only = 0",
+		"UPDATE data_changes SET n = n + 1 WHERE id = 1" };
 	struct sqlite_conn	*sc = SCONN(c);
 	int			 rc;
 
@@ -348,12 +350,23 @@ sq_query_only(struct conn *c, int on)
 	return (rc);
 }
 
+/*
+ * mark: the write is told (store_tx_commit): data_changes.n moves in the
+ * transaction (migration 0057). Its table not there (the migration
+ * pending or undone) is no failure: the write commits untold, and a
+ * reader that counts on the table cannot read it either (no cached list
+ * is taken: store_changes_count). It is tried at each commit, so a
+ * migration applied by another process is counted from its next write.
+ */
 static int
-sq_commit(struct conn *c)
+sq_commit(struct conn *c, int mark)
 {
 	sqlite3 *db = SCONN(c)->db;
 	int	 rc;
 
+	if (mark && sq_ctl(c, SQ_MARK) != SQLITE_OK)
+		log_debug("event=db_changes_untold db=sqlite msg=\"%s\"",
+		    sqlite3_errmsg(db));
 	rc = sq_status(db, sq_ctl(c, SQ_COMMIT), "commit");
 	if (rc != OK && !sqlite3_get_autocommit(db))
 		sq_ctl(c, SQ_ROLLBACK);

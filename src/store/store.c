@@ -167,6 +167,43 @@ store_close(struct store *s)
 	free(s);
 }
 
+uint64_t
+store_changes_clock(struct store *s)
+{
+	return (atomic_load(&s->changes));
+}
+
+void
+store_changes_bump(struct store *s)
+{
+	atomic_fetch_add(&s->changes, 1);
+}
+
+int
+store_changes_count(struct tx *tx, int64_t *out)
+{
+	struct conn *c = tx->conn;
+	struct stmt *st;
+	int	     rc;
+
+	*out = -1;
+	if (c->store->dialect != STORE_SQLITE || tx->failed != OK)
+		return (ERR_UNAVAILABLE);
+	/* Not through the statement cache: a table not there fails the
+	 * statement, which store_prepare would count against tx. */
+	if ((st = c->store->ops->stmt_new(
+		 c, "SELECT n FROM data_changes WHERE id = 1")) == NULL)
+		return (ERR_UNAVAILABLE);
+	st->conn = c;
+	if (c->store->ops->step(st) == STORE_ROW) {
+		*out = c->store->ops->col_int64(st, 0);
+		rc = OK;
+	} else
+		rc = ERR_UNAVAILABLE;
+	c->store->ops->stmt_free(st);
+	return (rc);
+}
+
 enum store_dialect
 store_dialect(const struct store *s)
 {
@@ -579,6 +616,7 @@ store_tx_commit(struct tx *tx)
 	struct store   *s = c->store;
 	struct tx_after after[STORE_AFTER_MAX];
 	int		rc, writer = tx->writer, nafter = tx->nafter, i;
+	int		kind = tx->kind;
 
 	conn_reset_stmts(c);
 	if (tx->failed != OK) {
@@ -586,13 +624,18 @@ store_tx_commit(struct tx *tx)
 		s->ops->rollback(c);
 		rc = tx->failed;
 	} else
-		rc = s->ops->commit(c);
+		rc = s->ops->commit(c,
+		    tx_writes(tx->kind) && !(tx->kind & STORE_TX_UNMARKED));
 	if (nafter > 0)
 		memcpy(after, tx->after, (size_t)nafter * sizeof(after[0]));
 	tx->nafter = 0;
 	pool_put(s, c); /* tx is the connection's: not read after this */
 	if (writer)
 		writer_done(s);
+	/* Committed: what this process read before is older (a read stamped
+	 * with the clock before this moved is not taken again). */
+	if (rc == OK && tx_writes(kind) && !(kind & STORE_TX_UNMARKED))
+		atomic_fetch_add(&s->changes, 1);
 	for (i = 0; rc == OK && i < nafter; i++)
 		after[i].fn(after[i].key);
 	return (rc);

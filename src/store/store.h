@@ -76,6 +76,41 @@ enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
  * SQLite: as STORE_TX_READ, a BEGIN there costing no round trip.
  */
 #define STORE_TX_AUTOCOMMIT 0x20
+/*
+ * A write no cached read depends on (the audit writer's appends of read
+ * audit rows, which go on under every audited read): its commit is not
+ * told (store_changes_clock). Any other write's commit is.
+ */
+#define STORE_TX_UNMARKED 0x40
+
+/*
+ * Writes told. The commit of every write transaction (any kind but
+ * STORE_TX_READ alone, and not STORE_TX_UNMARKED) tells that data may
+ * have changed: on PostgreSQL a NOTIFY on STORE_CHANGES_CHANNEL goes with
+ * its COMMIT (the same round trip; delivered to every listener once the
+ * transaction committed, never for one rolled back), on SQLite
+ * data_changes.n (migration 0057) moves by one inside the transaction.
+ * Once the commit is in, this process's change clock moves too.
+ *
+ * What caches reads keeps with each one the clock (PostgreSQL, with a
+ * listener on the channel that moves it: store_changes_bump) or the
+ * count (SQLite: store_changes_count, which sees every process's writes)
+ * read before the read began, and takes it again only while that is
+ * still what it is. Writes made by hand, outside carebase, tell nothing.
+ */
+#define STORE_CHANGES_CHANNEL "carebase_changes"
+uint64_t store_changes_clock(struct store *);
+/* Move the clock: a change told by another process, or a listener that
+ * stopped or started listening (what was told meanwhile is lost). */
+void store_changes_bump(struct store *);
+/*
+ * SQLite: data_changes.n as tx reads it; as the first statement of a
+ * read transaction, the count its snapshot holds. ERR_UNAVAILABLE when
+ * it cannot be read (its table not there: migration 0057 pending or
+ * undone), which leaves tx as it was; and on PostgreSQL, which counts by
+ * its clock and a listener instead.
+ */
+int store_changes_count(struct tx *, int64_t *out);
 
 struct store_opts {
 	int pool_min;	     /* PostgreSQL: connections opened at start */

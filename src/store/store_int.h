@@ -82,7 +82,8 @@ struct store_ops {
 	/* 0 if usable; may reconnect (and then empties the cache). */
 	int (*conn_check)(struct conn *);
 	int (*begin)(struct conn *, int kind);
-	int (*commit)(struct conn *);
+	/* mark: tell the write (store_tx_commit, STORE_TX_UNMARKED). */
+	int (*commit)(struct conn *, int mark);
 	void (*rollback)(struct conn *);
 	int (*exec)(struct conn *, const char *sql);
 
@@ -128,6 +129,8 @@ struct store {
 	uint64_t	nested; /* asked for by a thread holding one */
 	/* PG: times a connection waited for the server's answer. */
 	_Atomic uint64_t round_trips;
+	/* The change clock (store_changes_clock). */
+	_Atomic uint64_t changes;
 
 	/* The writer turn (ops->one_writer): first come, first served. */
 	pthread_mutex_t	    wmu;
