@@ -41,6 +41,7 @@
 #include "module.h"
 #include "people/people.h"
 #include "people/people_int.h"
+#include "resource/list_cache.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/migrate.h"
@@ -514,8 +515,11 @@ people_authenticate(struct request *req, struct principal **out)
 	 */
 	/* Started by a request that holds no connection yet: it reads
 	 * whether migration 0050 is in, in a transaction of its own. */
-	if (req->tx == NULL)
+	if (req->tx == NULL) {
 		people_session_cache_start(req->db);
+		/* Its listener's clock spares the permissions' epoch. */
+		list_cache_start(req->db);
+	}
 	if (req->tx == NULL && store_dialect(req->db) == STORE_POSTGRES &&
 	    (rc = store_tx_begin(req->db, STORE_TX_READ | STORE_TX_AUTOCOMMIT,
 		 &req->tx)) != OK) {

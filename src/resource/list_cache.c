@@ -51,7 +51,7 @@
 #include "store/migrate.h"
 #include "store/store.h"
 
-#define START_RETRY_MS 1000	    /* a start that failed is tried again */
+#define START_RETRY_MS 1000	  /* a start that failed is tried again */
 #define PAGE_MAX       (1u << 20) /* a bigger page is not kept */
 #define MIGRATION      "0057_list_cache"
 
@@ -72,7 +72,7 @@ static int		      settled; /* started, or off for good */
 static int		      said;    /* a failed start was logged */
 static int64_t		      retry_at;
 static struct store_listener *listener;
-static atomic_int	      done;	/* settled, read without start_mu */
+static atomic_int	      done; /* settled, read without start_mu */
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct page    *pages; /* under cache_mu */
@@ -186,6 +186,23 @@ on_state(int live, void *arg)
 	atomic_store(&usable, live);
 }
 
+void
+list_cache_start(struct store *db)
+{
+	if (!atomic_load(&done))
+		start(db);
+}
+
+int
+list_cache_clock(struct store *db, int64_t *stamp)
+{
+	*stamp = -1;
+	if (store_dialect(db) != STORE_POSTGRES || !atomic_load(&usable))
+		return (ERR_UNAVAILABLE);
+	*stamp = (int64_t)store_changes_clock(db);
+	return (atomic_load(&usable) ? OK : ERR_UNAVAILABLE);
+}
+
 int
 list_cache_stamp(struct store *db, struct tx *tx, int64_t *stamp)
 {
@@ -293,12 +310,12 @@ out:
 }
 
 void
-list_cache_put(const char *key, size_t keylen, int64_t stamp,
-    const char *body, size_t len, json_t *ids)
+list_cache_put(const char *key, size_t keylen, int64_t stamp, const char *body,
+    size_t len, json_t *ids)
 {
-	struct page  np, *p;
-	char	    *idtext = NULL;
-	uint64_t     h = key_hash(key, keylen);
+	struct page np, *p;
+	char	   *idtext = NULL;
+	uint64_t    h = key_hash(key, keylen);
 
 	if (len > PAGE_MAX || !atomic_load(&usable))
 		return;

@@ -27,6 +27,23 @@ struct request;
 int list_cache_stamp(struct store *, struct tx *, int64_t *stamp);
 
 /*
+ * Started (a request's first call, before it holds a transaction: the
+ * start reads in one of its own), or tried again when a start failed a
+ * while ago.
+ */
+void list_cache_start(struct store *);
+
+/*
+ * PostgreSQL: the change clock (OK, *stamp) while its listener listens,
+ * never starting anything: what a process keeps of a row that only
+ * carebase's told writes change (the permissions' epoch, the keys'
+ * epoch) is taken again while the clock is still what it was when the
+ * row was read, for list_cache_ttl_ms at most. ERR_UNAVAILABLE on SQLite,
+ * before the start, with the cache off, or the listener not listening.
+ */
+int list_cache_clock(struct store *, int64_t *stamp);
+
+/*
  * The page kept under key and stamp, not older than list_cache_ttl_ms:
  * OK with its body copied into req's arena (*body, *len) and *ids the
  * ids its audit row names (a new reference, NULL when it has none; see

@@ -232,8 +232,8 @@ list_cached(struct request *req, struct tx *tx, const struct rdef *rd,
 	size_t	    len;
 	int	    rc;
 
-	if ((rc = list_cache_get(req, key->data, key->len, stamp, &body, &len,
-		 &ids)) != OK)
+	if ((rc = list_cache_get(
+		 req, key->data, key->len, stamp, &body, &len, &ids)) != OK)
 		return (rc == ERR_NOMEM ? ERR_NOT_FOUND : rc);
 	if ((rc = ids_read_audit(tx, rd, who, req, ids)) != OK) {
 		json_decref(ids);
@@ -1066,8 +1066,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	http_json(req, 200,
 	    json_pack("{s:O,s:s?}", "data", data, "next_cursor", cur));
 	if (stamped && req->status == 200 && req->resp_body != NULL)
-		list_cache_put(
-		    key.data, key.len, stamp, req->resp_body, req->resp_len, ids);
+		list_cache_put(key.data, key.len, stamp, req->resp_body,
+		    req->resp_len, ids);
 	rc = OK;
 out:
 	store_tx_rollback(tx);

@@ -624,8 +624,8 @@ store_tx_commit(struct tx *tx)
 		s->ops->rollback(c);
 		rc = tx->failed;
 	} else
-		rc = s->ops->commit(c,
-		    tx_writes(tx->kind) && !(tx->kind & STORE_TX_UNMARKED));
+		rc = s->ops->commit(
+		    c, tx_writes(tx->kind) && !(tx->kind & STORE_TX_UNMARKED));
 	if (nafter > 0)
 		memcpy(after, tx->after, (size_t)nafter * sizeof(after[0]));
 	tx->nafter = 0;
