@@ -82,8 +82,8 @@ static int	    sq_backup(
 	     struct conn *, const char *, void (*)(int, int, void *), void *);
 static void    sq_private(const char *);
 static int     sq_restore(struct conn *, const char *, int);
-static int64_t sq_auth_changes(sqlite3 *);
-static void    sq_auth_changes_past(sqlite3 *, int64_t);
+static int64_t sq_counter(sqlite3 *, const char *);
+static void    sq_counter_past(sqlite3 *, const char *, int64_t);
 static int     sq_tables(sqlite3 *, int64_t *);
 static int     sq_checkpoint(struct conn *);
 
@@ -717,7 +717,7 @@ sq_restore(struct conn *c, const char *path, int force)
 	sqlite3	       *src = NULL, *dst = SCONN(c)->db;
 	sqlite3_backup *b;
 	struct timespec ts = { 0, 5 * 1000000L };
-	int64_t		n = 0, before;
+	int64_t		n = 0, before, before_data;
 	int		rc, src_rc, waited = 0;
 
 	/* It writes: the connection's last transaction may have been a
@@ -739,7 +739,8 @@ sq_restore(struct conn *c, const char *path, int force)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
-	before = sq_auth_changes(dst);
+	before = sq_counter(dst, "auth_changes");
+	before_data = sq_counter(dst, "data_changes");
 	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
 		rc = sq_status(dst, sqlite3_errcode(dst), "restore_init");
 		rc = rc == OK ? ERR_DB : rc;
@@ -757,8 +758,10 @@ sq_restore(struct conn *c, const char *path, int force)
 	rc =
 	    src_rc == SQLITE_DONE ? OK : sq_status(dst, src_rc, "restore_step");
 	rc = rc == OK && src_rc != SQLITE_DONE ? ERR_DB : rc;
-	if (rc == OK)
-		sq_auth_changes_past(dst, before);
+	if (rc == OK) {
+		sq_counter_past(dst, "auth_changes", before);
+		sq_counter_past(dst, "data_changes", before_data);
+	}
 out:
 	sqlite3_close_v2(src);
 	return (rc);
@@ -766,19 +769,21 @@ out:
 
 /*
  * Serving processes keep the sessions they read while auth_changes.n
- * (migration 0050) is what they read it with (people/session_cache.c).
- * A restore brings back the copy's n, which one of them may hold for
- * rows the copy has not: n is set past both, so none is taken. -1 when
- * there is none to read (no such table yet).
+ * (migration 0050) is what they read it with (people/session_cache.c),
+ * and pages of lists while data_changes.n (0057) is (list_cache.c). A
+ * restore brings back the copy's n, which one of them may hold for rows
+ * the copy has not: n is set past both, so none is taken. -1 when there
+ * is none to read (no such table yet). table is one of those two.
  */
 static int64_t
-sq_auth_changes(sqlite3 *db)
+sq_counter(sqlite3 *db, const char *table)
 {
 	sqlite3_stmt *st;
+	char	      sql[96];
 	int64_t	      n = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT n FROM auth_changes WHERE id = 1",
-		-1, &st, NULL) != SQLITE_OK)
+	snprintf(sql, sizeof(sql), "SELECT n FROM %s WHERE id = 1", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return (-1);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
@@ -787,18 +792,20 @@ sq_auth_changes(sqlite3 *db)
 }
 
 static void
-sq_auth_changes_past(sqlite3 *db, int64_t before)
+sq_counter_past(sqlite3 *db, const char *table, int64_t before)
 {
 	sqlite3_stmt *st;
+	char	      sql[96];
 	int	      rc;
 
-	if (sqlite3_prepare_v2(db,
-		"UPDATE auth_changes SET n = max(n, ?) + 1 WHERE id = 1", -1,
-		&st, NULL) != SQLITE_OK)
-		return; /* a copy older than 0050: nothing keeps on it */
+	snprintf(sql, sizeof(sql),
+	    "UPDATE %s SET n = max(n, ?) + 1 WHERE id = 1", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return; /* a copy older than its migration: nothing keeps */
 	sqlite3_bind_int64(st, 1, before);
 	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		log_warn("event=db_restore_auth_changes code=%d", rc);
+		log_warn(
+		    "event=db_restore_counter table=%s code=%d", table, rc);
 	sqlite3_finalize(st);
 }
 
