@@ -728,7 +728,11 @@ session_touch(
 	int64_t	     n = 0;
 	int	     rc, step;
 
-	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK)
+	/* Not told to the lists kept read (store.h): none is of sessions,
+	 * and a touch a minute of every session in use would empty them
+	 * in every process. */
+	if ((rc = store_tx_begin(
+		 db, STORE_TX_WRITE | STORE_TX_UNMARKED, &tx)) != OK)
 		return (rc);
 	st = store_prepare(tx,
 	    "UPDATE auth_sessions SET last_activity_at = ? "

@@ -116,21 +116,23 @@ static int64_t pg_deadline(struct conn *);
 static int     pg_await(struct conn *, int64_t, const char *);
 static int     pg_next(struct conn *, int64_t, const char *, PGresult **);
 static int     pg_query(struct conn *, const char *, const char *, PGresult **);
-static int     pg_simple(struct conn *, const char *, const char *);
-static int     pg_session(struct conn *);
-static int     pg_begin_now(struct conn *);
-static int     pg_end_sent(struct conn *, const char *);
-static void    pg_end_wait(struct conn *);
-static int64_t mono_ms(void);
-static int     pg_send(struct conn *, struct pg_stmt *);
-static int     pg_flight(struct conn *, struct pg_stmt *);
-static int     pg_conn_open(struct store *, struct conn **);
-static void    pg_conn_close(struct conn *);
-static int     pg_conn_check(struct conn *);
-static int     pg_begin(struct conn *, int);
-static int     pg_commit(struct conn *, int);
-static void    pg_rollback(struct conn *);
-static int     pg_exec(struct conn *, const char *);
+static int     pg_query_rows(
+	struct conn *, const char *, const char *, PGresult **, int *);
+static int	    pg_simple(struct conn *, const char *, const char *);
+static int	    pg_session(struct conn *);
+static int	    pg_begin_now(struct conn *);
+static int	    pg_end_sent(struct conn *, const char *);
+static void	    pg_end_wait(struct conn *);
+static int64_t	    mono_ms(void);
+static int	    pg_send(struct conn *, struct pg_stmt *);
+static int	    pg_flight(struct conn *, struct pg_stmt *);
+static int	    pg_conn_open(struct store *, struct conn **);
+static void	    pg_conn_close(struct conn *);
+static int	    pg_conn_check(struct conn *);
+static int	    pg_begin(struct conn *, int);
+static int	    pg_commit(struct conn *, int, int *);
+static void	    pg_rollback(struct conn *);
+static int	    pg_exec(struct conn *, const char *);
 static struct stmt *pg_stmt_new(struct conn *, const char *);
 static void	    pg_stmt_free(struct stmt *);
 static void	    pg_stmt_reset(struct stmt *);
@@ -339,10 +341,21 @@ pg_next(struct conn *c, int64_t deadline, const char *what, PGresult **res)
 static int
 pg_query(struct conn *c, const char *sql, const char *what, PGresult **last)
 {
+	return (pg_query_rows(c, sql, what, last, NULL));
+}
+
+/* pg_query, and *first the rows of the first statement's answer (when
+ * not NULL; -1 when it has none). */
+static int
+pg_query_rows(struct conn *c, const char *sql, const char *what,
+    PGresult **last, int *first)
+{
 	PGresult *res, *keep = NULL;
 	int64_t	  deadline = pg_deadline(c);
-	int	  rc = OK;
+	int	  rc = OK, n = 0;
 
+	if (first != NULL)
+		*first = -1;
 	if (last != NULL)
 		*last = NULL;
 	atomic_fetch_add(&c->store->round_trips, 1);
@@ -355,6 +368,9 @@ pg_query(struct conn *c, const char *sql, const char *what, PGresult **last)
 		}
 		if (res == NULL)
 			break;
+		if (first != NULL && n++ == 0 &&
+		    PQresultStatus(res) == PGRES_TUPLES_OK)
+			*first = PQntuples(res);
 		if (rc == OK)
 			rc = pg_result_status(c, res, what);
 		PQclear(keep);
@@ -592,18 +608,21 @@ pg_begin_now(struct conn *c)
 }
 
 /*
- * mark: the write is told (store_tx_commit): NOTIFY carebase_changes goes
- * with the COMMIT, in the same round trip, and reaches every process
- * LISTENing once the transaction has committed (never before, and not at
- * all when it does not). A NOTIFY that fails (the transaction aborted)
- * keeps the COMMIT from running: the transaction is rolled back below.
+ * mark: the write is told (store_tx_commit) if it wrote anything (the
+ * transaction has an id: a row written or locked, DDL): a NOTIFY on
+ * carebase_changes goes with the COMMIT, in the same round trip, and
+ * reaches every process LISTENing once the transaction has committed
+ * (never before, and not at all when it does not); *told then 1. One that
+ * fails (the transaction aborted) keeps the COMMIT from running: the
+ * transaction is rolled back below.
  */
 static int
-pg_commit(struct conn *c, int mark)
+pg_commit(struct conn *c, int mark, int *told)
 {
 	PGresult *res;
-	int	  rc;
+	int	  rc, rows = -1;
 
+	*told = 0;
 	/* No statement ran: no BEGIN went, nothing to end. */
 	PCONN(c)->begin[0] = '\0';
 	/* STORE_TX_AUTOCOMMIT: each statement committed already. */
@@ -618,9 +637,13 @@ pg_commit(struct conn *c, int mark)
 		pg_result_status(c, NULL, "commit");
 		return (ERR_DB);
 	}
-	rc = pg_query(c,
-	    mark ? "NOTIFY " STORE_CHANGES_CHANNEL "; COMMIT" : "COMMIT",
-	    "commit", &res);
+	rc = pg_query_rows(c,
+	    mark ? "SELECT pg_notify('" STORE_CHANGES_CHANNEL "', '') "
+		   "WHERE pg_current_xact_id_if_assigned() IS NOT NULL; "
+		   "COMMIT"
+		 : "COMMIT",
+	    "commit", &res, &rows);
+	*told = rc == OK && rows > 0;
 	/*
 	 * Sent, and no answer came (the wait ran out, or the connection
 	 * went): the server may have applied it, so the caller must not

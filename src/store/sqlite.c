@@ -37,6 +37,10 @@ struct sqlite_conn {
 	sqlite3	     *db;
 	sqlite3_stmt *ctl[SQ_NCTL]; /* prepared once: BEGIN, COMMIT, ... */
 	int	      query_only;   /* PRAGMA query_only in force */
+	/* The transaction's start: rows changed by then, and whether a
+	 * script ran since (DDL changes no row). */
+	sqlite3_int64 changes0;
+	int	      execs;
 };
 
 struct sqlite_stmt {
@@ -57,7 +61,7 @@ static void	    sq_conn_close(struct conn *);
 static int	    sq_conn_check(struct conn *);
 static int	    sq_begin(struct conn *, int);
 static int	    sq_query_only(struct conn *, int);
-static int	    sq_commit(struct conn *, int);
+static int	    sq_commit(struct conn *, int, int *);
 static void	    sq_rollback(struct conn *);
 static int	    sq_exec(struct conn *, const char *);
 static struct stmt *sq_stmt_new(struct conn *, const char *);
@@ -331,6 +335,8 @@ sq_begin(struct conn *c, int kind)
 		which = SQ_BEGIN;
 	if ((rc = sq_query_only(c, which == SQ_BEGIN)) != OK)
 		return (rc);
+	SCONN(c)->changes0 = sqlite3_total_changes64(SCONN(c)->db);
+	SCONN(c)->execs = 0;
 	return (sq_status(SCONN(c)->db, sq_ctl(c, which), "begin"));
 }
 
@@ -351,20 +357,24 @@ sq_query_only(struct conn *c, int on)
 }
 
 /*
- * mark: the write is told (store_tx_commit): data_changes.n moves in the
- * transaction (migration 0057). Its table not there (the migration
+ * mark: the write is told (store_tx_commit) if it changed a row or ran a
+ * script (*told then 1): data_changes.n moves in the transaction
+ * (migration 0057). Its table not there (the migration
  * pending or undone) is no failure: the write commits untold, and a
  * reader that counts on the table cannot read it either (no cached list
  * is taken: store_changes_count). It is tried at each commit, so a
  * migration applied by another process is counted from its next write.
  */
 static int
-sq_commit(struct conn *c, int mark)
+sq_commit(struct conn *c, int mark, int *told)
 {
 	sqlite3 *db = SCONN(c)->db;
 	int	 rc;
 
-	if (mark && sq_ctl(c, SQ_MARK) != SQLITE_OK)
+	*told = mark &&
+	    (SCONN(c)->execs ||
+		sqlite3_total_changes64(db) != SCONN(c)->changes0);
+	if (*told && sq_ctl(c, SQ_MARK) != SQLITE_OK)
 		log_debug("event=db_changes_untold db=sqlite msg=\"%s\"",
 		    sqlite3_errmsg(db));
 	rc = sq_status(db, sq_ctl(c, SQ_COMMIT), "commit");
@@ -385,7 +395,10 @@ sq_exec(struct conn *c, const char *sql)
 {
 	sqlite3 *db = SCONN(c)->db;
 	char	 q[256];
-	int	 rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	int	 rc;
+
+	SCONN(c)->execs = 1;
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
 	/* A script (a migration) refused by a RAISE says why: shown, not
 	 * only a conflict at debug level. */

@@ -616,7 +616,7 @@ store_tx_commit(struct tx *tx)
 	struct store   *s = c->store;
 	struct tx_after after[STORE_AFTER_MAX];
 	int		rc, writer = tx->writer, nafter = tx->nafter, i;
-	int		kind = tx->kind;
+	int		told = 0;
 
 	conn_reset_stmts(c);
 	if (tx->failed != OK) {
@@ -624,17 +624,19 @@ store_tx_commit(struct tx *tx)
 		s->ops->rollback(c);
 		rc = tx->failed;
 	} else
-		rc = s->ops->commit(
-		    c, tx_writes(tx->kind) && !(tx->kind & STORE_TX_UNMARKED));
+		rc = s->ops->commit(c,
+		    tx_writes(tx->kind) && !(tx->kind & STORE_TX_UNMARKED),
+		    &told);
 	if (nafter > 0)
 		memcpy(after, tx->after, (size_t)nafter * sizeof(after[0]));
 	tx->nafter = 0;
 	pool_put(s, c); /* tx is the connection's: not read after this */
 	if (writer)
 		writer_done(s);
-	/* Committed: what this process read before is older (a read stamped
-	 * with the clock before this moved is not taken again). */
-	if (rc == OK && tx_writes(kind) && !(kind & STORE_TX_UNMARKED))
+	/* Committed, and told: what this process read before is older (a
+	 * read stamped with the clock before this moved is not taken
+	 * again). */
+	if (rc == OK && told)
 		atomic_fetch_add(&s->changes, 1);
 	for (i = 0; rc == OK && i < nafter; i++)
 		after[i].fn(after[i].key);

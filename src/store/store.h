@@ -85,12 +85,15 @@ enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
 
 /*
  * Writes told. The commit of every write transaction (any kind but
- * STORE_TX_READ alone, and not STORE_TX_UNMARKED) tells that data may
- * have changed: on PostgreSQL a NOTIFY on STORE_CHANGES_CHANNEL goes with
- * its COMMIT (the same round trip; delivered to every listener once the
- * transaction committed, never for one rolled back), on SQLite
- * data_changes.n (migration 0057) moves by one inside the transaction.
- * Once the commit is in, this process's change clock moves too.
+ * STORE_TX_READ alone, and not STORE_TX_UNMARKED) that wrote anything
+ * tells that data may have changed: on PostgreSQL one whose transaction
+ * has an id (a row written or locked, DDL) sends a NOTIFY on
+ * STORE_CHANGES_CHANNEL with its COMMIT (the same round trip; delivered
+ * to every listener once the transaction committed, never for one rolled
+ * back), on SQLite one that changed a row or ran a script (store_exec)
+ * moves data_changes.n (migration 0057) by one inside the transaction.
+ * Once such a commit is in, this process's change clock moves too. A
+ * write that changed nothing (a job queue polled empty) tells nothing.
  *
  * What caches reads keeps with each one the clock (PostgreSQL, with a
  * listener on the channel that moves it: store_changes_bump) or the

@@ -82,8 +82,9 @@ struct store_ops {
 	/* 0 if usable; may reconnect (and then empties the cache). */
 	int (*conn_check)(struct conn *);
 	int (*begin)(struct conn *, int kind);
-	/* mark: tell the write (store_tx_commit, STORE_TX_UNMARKED). */
-	int (*commit)(struct conn *, int mark);
+	/* mark: tell the write if it changed anything (*told then 1;
+	 * store_tx_commit, STORE_TX_UNMARKED). */
+	int (*commit)(struct conn *, int mark, int *told);
 	void (*rollback)(struct conn *);
 	int (*exec)(struct conn *, const char *sql);
 
