@@ -9,8 +9,9 @@
  * A page is answered again only while no write has been told since it
  * was read (store.h "Writes told"):
  *
- *   PostgreSQL  every write transaction carebase commits, in any
- *               process, sends NOTIFY carebase_changes with its COMMIT;
+ *   PostgreSQL  every write transaction carebase commits that wrote
+ *               anything, in any process, sends NOTIFY carebase_changes
+ *               with its COMMIT;
  *               each serving process LISTENs on a connection of its own
  *               (the session cache's URL and heartbeat) and moves its
  *               change clock at each one, as it does at each write of
@@ -26,8 +27,9 @@
  *               and is taken only in a transaction that reads the same n
  *               (one cheap read a list).
  *
- * The audit writer's appends of read audit rows are the one write not
- * told (STORE_TX_UNMARKED): no kept list is of audit rows. A change made
+ * The audit writer's appends of read audit rows and the sessions' last
+ * activity are the writes not told (STORE_TX_UNMARKED): no kept list is
+ * of audit rows or sessions. A change made
  * by hand, outside carebase, is not told: a page is answered for
  * list_cache_ttl_ms at most. A taken page is audited as the read it
  * stands for (the same ids), on the request's own audit row.
