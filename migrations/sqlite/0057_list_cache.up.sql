@@ -9,4 +9,8 @@ CREATE TABLE data_changes (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	n INTEGER NOT NULL
 );
-INSERT INTO data_changes (id, n) VALUES (1, 0);
+-- n starts at the microseconds since 1970, past any count an earlier
+-- time this table was made could have reached: a page a process kept
+-- then is never taken for one of now.
+INSERT INTO data_changes (id, n)
+VALUES (1, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));

@@ -84,6 +84,7 @@ static atomic_int      usable;
 static atomic_ullong   hits, misses, kept, refused;
 
 static void start(struct store *);
+static void wipe_all(void);
 static void page_wipe(struct page *);
 static void on_note(const char *, void *);
 static void on_state(int, void *);
@@ -146,8 +147,12 @@ start(struct store *db)
 	if ((rc = migrate_applied(db, MIGRATION)) != OK)
 		why = rc == ERR_NOT_FOUND ? "migration_0057_pending"
 					  : err_code(rc);
-	else if (store_dialect(db) != STORE_POSTGRES)
+	else if (store_dialect(db) != STORE_POSTGRES) {
+		/* On again (0057 undone, then applied): nothing kept from
+		 * before, whose count may come round again. */
+		wipe_all();
 		atomic_store(&usable, 1);
+	}
 	/* Used once the listener listens (on_state). */
 	else if ((rc = store_listen(db, STORE_CHANGES_CHANNEL,
 		      config.session_cache_listen_url,
@@ -186,6 +191,8 @@ on_state(int live, void *arg)
 {
 	store_changes_bump(arg);
 	atomic_store(&usable, live);
+	if (!live)
+		wipe_all();
 }
 
 void
@@ -232,6 +239,7 @@ list_cache_stamp(struct store *db, struct tx *tx, int64_t *stamp)
 		 * as at the start. */
 		if (atomic_exchange(&usable, 0)) {
 			log_warn("event=list_cache_off reason=no_count");
+			wipe_all();
 			pthread_mutex_lock(&start_mu);
 			settled = 0;
 			said = 1;
@@ -242,6 +250,18 @@ list_cache_stamp(struct store *db, struct tx *tx, int64_t *stamp)
 		return (ERR_UNAVAILABLE);
 	}
 	return (OK);
+}
+
+/* Every page gone (the cache going off, or on again). */
+static void
+wipe_all(void)
+{
+	size_t i;
+
+	pthread_mutex_lock(&cache_mu);
+	for (i = 0; i < npages; i++)
+		page_wipe(&pages[i]);
+	pthread_mutex_unlock(&cache_mu);
 }
 
 static void

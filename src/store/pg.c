@@ -82,7 +82,8 @@ struct pg_conn {
 	 * plan_cache_mode follows it (STORE_TX_CUSTOM_PLANS). */
 	char begin[80];
 	int  custom_plans;
-	int  ro;    /* the transaction may end without waiting */
+	int  no_incremental_sort; /* STORE_TX_NO_INCREMENTAL_SORT */
+	int  ro;		  /* the transaction may end without waiting */
 	int  reads; /* it is READ ONLY: its COMMIT changes nothing */
 	int unsent; /* pg_query's last statement never went (the send failed) */
 	int ending; /* its end sent, the answer not read yet */
@@ -559,6 +560,8 @@ pg_conn_check(struct conn *c)
 }
 
 #define PG_CUSTOM_PLANS "SET LOCAL plan_cache_mode = force_custom_plan"
+/* STORE_TX_NO_INCREMENTAL_SORT (store.h). */
+#define PG_NO_INCREMENTAL_SORT "SET LOCAL enable_incremental_sort = off"
 
 /*
  * BEGIN as kind asks: the isolation level, READ ONLY for a read, and
@@ -580,7 +583,7 @@ pg_begin(struct conn *c, int kind)
 	if (ro && (kind & STORE_TX_AUTOCOMMIT) &&
 	    !(kind &
 		(STORE_TX_SERIALIZABLE | STORE_TX_SNAPSHOT |
-		    STORE_TX_CUSTOM_PLANS)))
+		    STORE_TX_CUSTOM_PLANS | STORE_TX_NO_INCREMENTAL_SORT)))
 		return (OK);
 	snprintf(pc->begin, sizeof(pc->begin), "BEGIN%s%s",
 	    (kind & STORE_TX_SERIALIZABLE) ? " ISOLATION LEVEL SERIALIZABLE"
@@ -589,6 +592,7 @@ pg_begin(struct conn *c, int kind)
 		: "",
 	    ro ? " READ ONLY" : "");
 	pc->custom_plans = (kind & STORE_TX_CUSTOM_PLANS) != 0;
+	pc->no_incremental_sort = (kind & STORE_TX_NO_INCREMENTAL_SORT) != 0;
 	return (OK);
 }
 
@@ -597,12 +601,13 @@ static int
 pg_begin_now(struct conn *c)
 {
 	struct pg_conn *pc = PCONN(c);
-	char		sql[160];
+	char		sql[256];
 
 	if (pc->begin[0] == '\0')
 		return (OK);
-	snprintf(sql, sizeof(sql), "%s%s", pc->begin,
-	    pc->custom_plans ? "; " PG_CUSTOM_PLANS : "");
+	snprintf(sql, sizeof(sql), "%s%s%s", pc->begin,
+	    pc->custom_plans ? "; " PG_CUSTOM_PLANS : "",
+	    pc->no_incremental_sort ? "; " PG_NO_INCREMENTAL_SORT : "");
 	pc->begin[0] = '\0';
 	return (pg_simple(c, sql, "begin"));
 }
@@ -946,7 +951,7 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 	struct pg_conn *pc = PCONN(c);
 	PGconn	       *pg = pc->pg;
 	PGresult       *res;
-	const char     *what[4];
+	const char     *what[5];
 	int64_t		deadline = pg_deadline(c);
 	int		n = 0, i, rc = OK, sent = 1;
 
@@ -962,6 +967,11 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 		if (pc->custom_plans) {
 			sent &= PQsendQueryParams(
 			    pg, PG_CUSTOM_PLANS, 0, NULL, NULL, NULL, NULL, 0);
+			what[n++] = "begin";
+		}
+		if (pc->no_incremental_sort) {
+			sent &= PQsendQueryParams(pg, PG_NO_INCREMENTAL_SORT, 0,
+			    NULL, NULL, NULL, NULL, 0);
 			what[n++] = "begin";
 		}
 		pc->begin[0] = '\0';

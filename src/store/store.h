@@ -82,6 +82,16 @@ enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
  * told (store_changes_clock). Any other write's commit is.
  */
 #define STORE_TX_UNMARKED 0x40
+/*
+ * PostgreSQL: no incremental sort in this transaction (SET LOCAL
+ * enable_incremental_sort = off). For a list scoped to a person, whose
+ * scope's indexes end with every key of the order (migration 0047): an
+ * index of the order's first key alone (created_at), walked backwards
+ * and sorted within equal keys, looked cheaper to the planner when the
+ * heap is in that order, and reads the whole index for a person with few
+ * rows. SQLite: nothing.
+ */
+#define STORE_TX_NO_INCREMENTAL_SORT 0x80
 
 /*
  * Writes told. The commit of every write transaction (any kind but
