@@ -35,7 +35,9 @@
  * stands for (the same ids), on the request's own audit row.
  *
  * Pages hold opened personal and health fields: each is wiped when it
- * goes (replaced, too old, or at the end of serve).
+ * goes (replaced; too old or read before a write told, at the next list
+ * a second later at most, or at once when the bytes are full; at the
+ * end of serve; when the cache goes off).
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -79,12 +81,14 @@ static atomic_int	      done; /* settled, read without start_mu */
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct page    *pages; /* under cache_mu */
 static size_t	       npages;
-static size_t	       bytes; /* kept bodies and ids, under cache_mu */
+static size_t	       bytes;	 /* kept bodies and ids, under cache_mu */
+static int64_t	       swept_ms; /* under cache_mu */
 static atomic_int      usable;
 static atomic_ullong   hits, misses, kept, refused;
 
 static void start(struct store *);
 static void wipe_all(void);
+static void sweep_locked(int64_t, int64_t, int);
 static void page_wipe(struct page *);
 static void on_note(const char *, void *);
 static void on_state(int, void *);
@@ -264,6 +268,30 @@ wipe_all(void)
 	pthread_mutex_unlock(&cache_mu);
 }
 
+/*
+ * Under cache_mu: every page that can no longer be taken wiped (read
+ * under a stamp older than stamp, which only grows, or older than the
+ * TTL), at most once a SWEEP_MS unless forced (the bytes are full): a
+ * page is not kept past its use, and the byte budget is not spent on
+ * them.
+ */
+#define SWEEP_MS 1000
+static void
+sweep_locked(int64_t now, int64_t stamp, int force)
+{
+	size_t i;
+
+	if (!force && now - swept_ms < SWEEP_MS)
+		return;
+	swept_ms = now;
+	for (i = 0; i < npages; i++)
+		if (pages[i].key != NULL &&
+		    (pages[i].stamp < stamp ||
+			now - pages[i].at_ms >=
+			    (int64_t)config.list_cache_ttl_ms))
+			page_wipe(&pages[i]);
+}
+
 static void
 page_wipe(struct page *p)
 {
@@ -296,6 +324,7 @@ list_cache_get(struct request *req, const char *key, size_t keylen,
 	pthread_mutex_lock(&cache_mu);
 	if (npages == 0 || !atomic_load(&usable))
 		goto out;
+	sweep_locked(now, stamp, 0);
 	p = &pages[h & (npages - 1)];
 	if (p->key == NULL || p->hash != h || p->keylen != keylen ||
 	    memcmp(p->key, key, keylen) != 0)
@@ -363,6 +392,8 @@ list_cache_put(const char *key, size_t keylen, int64_t stamp, const char *body,
 	}
 	p = &pages[h & (npages - 1)];
 	page_wipe(p);
+	sweep_locked(np.at_ms, stamp,
+	    bytes + len + np.idslen > (size_t)config.list_cache_bytes);
 	if (bytes + len + np.idslen > (size_t)config.list_cache_bytes) {
 		pthread_mutex_unlock(&cache_mu);
 		atomic_fetch_add(&refused, 1);

@@ -234,7 +234,7 @@ resource_perms_check(struct tx *tx)
 			/* The time first: a reader that sees the new stamp
 			 * sees a time at least this old. */
 			atomic_store(&perm_stamp_at, now);
-			atomic_store(&perm_stamp, stamp);
+			atomic_store(&perm_stamp, (int64_t)store_tx_clock(tx));
 		}
 		return (OK);
 	}

@@ -968,8 +968,9 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	 * a whole order index for the caller whose rows are few.
 	 */
 	kind = STORE_TX_READ | STORE_TX_CUSTOM_PLANS;
-	/* A person's scope: its indexes give the page in order (store.h). */
-	if (scope == SCOPE_OWN || scope == SCOPE_RELATED)
+	/* A person's scope, whose indexes give the page in order. */
+	if ((rd->res->flags & RESOURCE_ORDER_INDEXED) &&
+	    (scope == SCOPE_OWN || scope == SCOPE_RELATED))
 		kind |= STORE_TX_NO_INCREMENTAL_SORT;
 	if (sqltext == NULL &&
 	    (rd->nbranch[scope] > 1 || rd->res->before_list != NULL))

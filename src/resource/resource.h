@@ -343,6 +343,16 @@ struct resource_ctx {
  * are not told).
  */
 #define RESOURCE_LIST_CACHE 0x100
+/*
+ * Every index its lists scoped to a person read ends with every key of
+ * their order (the owner's or party's column, the sort column, id:
+ * migration 0047): such a list runs with incremental sort off
+ * (STORE_TX_NO_INCREMENTAL_SORT), so that PostgreSQL reads that index
+ * rather than walk an index of the sort column alone backwards. Not for
+ * a resource whose owner index stops at the sort column: without
+ * incremental sort it would read and sort all of the person's rows.
+ */
+#define RESOURCE_ORDER_INDEXED 0x200
 
 struct resource {
 	const char	   *name; /* "users": permissions, audit entity */

@@ -194,9 +194,11 @@ key_epoch(struct tx *tx, int64_t *out)
 		epoch_memo.serial = serial;
 		epoch_memo.epoch = *out;
 		if (clocked) {
+			/* Under the clock as the transaction began: its
+			 * snapshot may be older than the clock now. */
 			pthread_mutex_lock(&clock_mu);
 			clock_memo.store = db;
-			clock_memo.stamp = stamp;
+			clock_memo.stamp = (int64_t)store_tx_clock(tx);
 			clock_memo.epoch = *out;
 			clock_memo.at_ms = now;
 			pthread_mutex_unlock(&clock_mu);

@@ -117,23 +117,22 @@ static int64_t pg_deadline(struct conn *);
 static int     pg_await(struct conn *, int64_t, const char *);
 static int     pg_next(struct conn *, int64_t, const char *, PGresult **);
 static int     pg_query(struct conn *, const char *, const char *, PGresult **);
-static int     pg_query_rows(
-	struct conn *, const char *, const char *, PGresult **, int *);
-static int	    pg_simple(struct conn *, const char *, const char *);
-static int	    pg_session(struct conn *);
-static int	    pg_begin_now(struct conn *);
-static int	    pg_end_sent(struct conn *, const char *);
-static void	    pg_end_wait(struct conn *);
-static int64_t	    mono_ms(void);
-static int	    pg_send(struct conn *, struct pg_stmt *);
-static int	    pg_flight(struct conn *, struct pg_stmt *);
-static int	    pg_conn_open(struct store *, struct conn **);
-static void	    pg_conn_close(struct conn *);
-static int	    pg_conn_check(struct conn *);
-static int	    pg_begin(struct conn *, int);
-static int	    pg_commit(struct conn *, int, int *);
-static void	    pg_rollback(struct conn *);
-static int	    pg_exec(struct conn *, const char *);
+static int     pg_commit_marked(struct conn *, int *, PGresult **);
+static int     pg_simple(struct conn *, const char *, const char *);
+static int     pg_session(struct conn *);
+static int     pg_begin_now(struct conn *);
+static int     pg_end_sent(struct conn *, const char *);
+static void    pg_end_wait(struct conn *);
+static int64_t mono_ms(void);
+static int     pg_send(struct conn *, struct pg_stmt *);
+static int     pg_flight(struct conn *, struct pg_stmt *);
+static int     pg_conn_open(struct store *, struct conn **);
+static void    pg_conn_close(struct conn *);
+static int     pg_conn_check(struct conn *);
+static int     pg_begin(struct conn *, int);
+static int     pg_commit(struct conn *, int, int *);
+static void    pg_rollback(struct conn *);
+static int     pg_exec(struct conn *, const char *);
 static struct stmt *pg_stmt_new(struct conn *, const char *);
 static void	    pg_stmt_free(struct stmt *);
 static void	    pg_stmt_reset(struct stmt *);
@@ -342,21 +341,10 @@ pg_next(struct conn *c, int64_t deadline, const char *what, PGresult **res)
 static int
 pg_query(struct conn *c, const char *sql, const char *what, PGresult **last)
 {
-	return (pg_query_rows(c, sql, what, last, NULL));
-}
-
-/* pg_query, and *first the rows of the first statement's answer (when
- * not NULL; -1 when it has none). */
-static int
-pg_query_rows(struct conn *c, const char *sql, const char *what,
-    PGresult **last, int *first)
-{
 	PGresult *res, *keep = NULL;
 	int64_t	  deadline = pg_deadline(c);
-	int	  rc = OK, n = 0;
+	int	  rc = OK;
 
-	if (first != NULL)
-		*first = -1;
 	if (last != NULL)
 		*last = NULL;
 	atomic_fetch_add(&c->store->round_trips, 1);
@@ -369,9 +357,6 @@ pg_query_rows(struct conn *c, const char *sql, const char *what,
 		}
 		if (res == NULL)
 			break;
-		if (first != NULL && n++ == 0 &&
-		    PQresultStatus(res) == PGRES_TUPLES_OK)
-			*first = PQntuples(res);
 		if (rc == OK)
 			rc = pg_result_status(c, res, what);
 		PQclear(keep);
@@ -613,19 +598,81 @@ pg_begin_now(struct conn *c)
 }
 
 /*
- * mark: the write is told (store_tx_commit) if it wrote anything (the
- * transaction has an id: a row written or locked, DDL): a NOTIFY on
- * carebase_changes goes with the COMMIT, in the same round trip, and
- * reaches every process LISTENing once the transaction has committed
- * (never before, and not at all when it does not); *told then 1. One that
- * fails (the transaction aborted) keeps the COMMIT from running: the
- * transaction is rolled back below.
+ * A write's COMMIT, told (mark: store.h "Writes told") when the
+ * transaction wrote anything (it has an id: a row written or locked,
+ * DDL): one simple query of three statements, one round trip. The first
+ * notes in the session whether it wrote, the COMMIT ends it, and the
+ * NOTIFY on carebase_changes runs after, in a transaction of its own: the
+ * write's commit never waits on the cluster's one notification lock
+ * (held from a NOTIFY's PreCommit to its end, which for a write includes
+ * its flush), and a NOTIFY that fails (the queue full behind a listener
+ * that stopped reading) fails alone, logged, the write committed. The
+ * statements after a failing one do not run (an aborted transaction:
+ * its COMMIT never goes, rolled back below).
  */
+#define PG_MARKED_COMMIT                                                       \
+	"SELECT set_config('carebase.wrote', CASE WHEN "                       \
+	"pg_current_xact_id_if_assigned() IS NULL THEN 'no' ELSE 'yes' END, "  \
+	"false); COMMIT; SELECT pg_notify('" STORE_CHANGES_CHANNEL "', '') "   \
+	"WHERE current_setting('carebase.wrote') = 'yes'"
+
+/* PG_MARKED_COMMIT sent and answered: as pg_query, *res the COMMIT's
+ * answer, *told whether the transaction wrote (its NOTIFY sent). */
+static int
+pg_commit_marked(struct conn *c, int *told, PGresult **res)
+{
+	PGresult *r;
+	int64_t	  deadline = pg_deadline(c);
+	int	  rc = OK, i, wrote = 0;
+
+	*told = 0;
+	*res = NULL;
+	atomic_fetch_add(&c->store->round_trips, 1);
+	if ((PCONN(c)->unsent =
+		    PQsendQuery(PCONN(c)->pg, PG_MARKED_COMMIT) != 1))
+		return (pg_result_status(c, NULL, "commit"));
+	for (i = 0;; i++) {
+		if (pg_next(c, deadline, "commit", &r) != OK) {
+			PQclear(*res);
+			*res = NULL;
+			return (ERR_DB);
+		}
+		if (r == NULL)
+			break;
+		if (i >= 2) {
+			/* The NOTIFY: the write is in whatever it says. */
+			if (PQresultStatus(r) != PGRES_TUPLES_OK)
+				log_warn("event=db_changes_untold db=postgres "
+					 "msg=\"%s\"",
+				    PQresultErrorField(
+					r, PG_DIAG_MESSAGE_PRIMARY)
+					? PQresultErrorField(
+					      r, PG_DIAG_MESSAGE_PRIMARY)
+					: "");
+			PQclear(r);
+			continue;
+		}
+		if (rc == OK)
+			rc = pg_result_status(c, r, "commit");
+		if (i == 0 && rc == OK && PQntuples(r) == 1)
+			wrote = strcmp(PQgetvalue(r, 0, 0), "yes") == 0;
+		if (i == 1) {
+			*res = r; /* the COMMIT's */
+			continue;
+		}
+		PQclear(r);
+	}
+	if (rc == OK && *res == NULL)
+		rc = pg_result_status(c, NULL, "commit");
+	*told = rc == OK && wrote;
+	return (rc);
+}
+
 static int
 pg_commit(struct conn *c, int mark, int *told)
 {
 	PGresult *res;
-	int	  rc, rows = -1;
+	int	  rc;
 
 	*told = 0;
 	/* No statement ran: no BEGIN went, nothing to end. */
@@ -642,13 +689,10 @@ pg_commit(struct conn *c, int mark, int *told)
 		pg_result_status(c, NULL, "commit");
 		return (ERR_DB);
 	}
-	rc = pg_query_rows(c,
-	    mark ? "SELECT pg_notify('" STORE_CHANGES_CHANNEL "', '') "
-		   "WHERE pg_current_xact_id_if_assigned() IS NOT NULL; "
-		   "COMMIT"
-		 : "COMMIT",
-	    "commit", &res, &rows);
-	*told = rc == OK && rows > 0;
+	if (mark)
+		rc = pg_commit_marked(c, told, &res);
+	else
+		rc = pg_query(c, "COMMIT", "commit", &res);
 	/*
 	 * Sent, and no answer came (the wait ran out, or the connection
 	 * went): the server may have applied it, so the caller must not

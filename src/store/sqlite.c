@@ -374,9 +374,18 @@ sq_commit(struct conn *c, int mark, int *told)
 	*told = mark &&
 	    (SCONN(c)->execs ||
 		sqlite3_total_changes64(db) != SCONN(c)->changes0);
-	if (*told && sq_ctl(c, SQ_MARK) != SQLITE_OK)
-		log_debug("event=db_changes_untold db=sqlite msg=\"%s\"",
-		    sqlite3_errmsg(db));
+	/* Its table not there (0057 pending or undone) is expected;
+	 * anything else is worth a line: the write goes untold. */
+	if (*told && sq_ctl(c, SQ_MARK) != SQLITE_OK) {
+		if (strncmp(sqlite3_errmsg(db), "no such table", 13) == 0)
+			log_debug("event=db_changes_untold db=sqlite "
+				  "msg=\"%s\"",
+			    sqlite3_errmsg(db));
+		else
+			log_warn("event=db_changes_untold db=sqlite "
+				 "msg=\"%s\"",
+			    sqlite3_errmsg(db));
+	}
 	rc = sq_status(db, sq_ctl(c, SQ_COMMIT), "commit");
 	if (rc != OK && !sqlite3_get_autocommit(db))
 		sq_ctl(c, SQ_ROLLBACK);

@@ -583,6 +583,7 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	c->tx.no_column = 0;
 	c->tx.writer = writer;
 	c->tx.serial = atomic_fetch_add(&tx_serials, 1) + 1;
+	c->tx.clock0 = atomic_load(&s->changes);
 	c->tx.nafter = 0;
 	*out = &c->tx;
 	return (OK);
@@ -730,6 +731,12 @@ uint64_t
 store_tx_serial(const struct tx *tx)
 {
 	return (tx->serial);
+}
+
+uint64_t
+store_tx_clock(const struct tx *tx)
+{
+	return (tx->clock0);
 }
 
 int

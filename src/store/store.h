@@ -226,6 +226,13 @@ struct store *store_tx_store(const struct tx *);
  * pointer itself is reused with its connection.
  */
 uint64_t store_tx_serial(const struct tx *);
+/*
+ * The change clock (store_changes_clock) when tx began, before any of
+ * its reads: what it reads is at least as new as that. A row read in tx
+ * is kept under this, never under the clock read later (a write told
+ * between its snapshot and then would be taken as seen).
+ */
+uint64_t store_tx_clock(const struct tx *);
 /* 1 when the transaction was begun as one that writes (any kind but
  * STORE_TX_READ alone), 0 for a read transaction. */
 int store_tx_writes(const struct tx *);

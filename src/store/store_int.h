@@ -39,6 +39,7 @@ struct tx {
 	int		no_column;
 	int		writer; /* holds the store's writer turn (one_writer) */
 	uint64_t	serial; /* store_tx_serial */
+	uint64_t	clock0; /* the change clock at its begin */
 	struct tx_after after[STORE_AFTER_MAX];
 	int		nafter;
 };
