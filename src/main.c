@@ -32,6 +32,7 @@
 #include "modules.h"
 #include "people/people.h"
 #include "resource/audit.h"
+#include "resource/list_cache.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
@@ -687,6 +688,7 @@ main(int argc, char **argv)
 out:
 	/* Reads' audit rows still queued are written before the database
 	 * closes (serve has stopped answering by now). */
+	list_cache_stop();
 	audit_queue_stop();
 	people_erasures_close();
 	store_close(db);

@@ -253,6 +253,18 @@ static const struct config_entry config_table[] = {
 	    "5000", 100, 600000, NULL, 0,
 	    "PostgreSQL: the listener notifies itself this often; one not "
 	    "back within as long and the cache is off until it reconnects" },
+	{ "list_cache_size", CT_INT, S(list_cache_size), "1024", 0, 1048576,
+	    NULL, 0,
+	    "pages of lists each process keeps read, of the resources that "
+	    "say so (0: none, every list is read)" },
+	{ "list_cache_ttl_ms", CT_INT, S(list_cache_ttl_ms), "2000", 0, 60000,
+	    NULL, 0,
+	    "how long a process answers a list page it read while no write "
+	    "is told (0: not at all); a change made outside carebase shows "
+	    "after this at most" },
+	{ "list_cache_bytes", CT_INT, S(list_cache_bytes), "33554432", 0,
+	    4294967296, NULL, 0,
+	    "the kept pages' bodies in bytes at most, a process" },
 	{ "login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000,
 	    NULL, 0,
 	    "failed logins for an account from one client address before "

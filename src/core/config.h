@@ -95,6 +95,9 @@ struct config {
 	int64_t session_cache_ttl_ms;	    /* for this long at most */
 	char   *session_cache_listen_url;   /* PostgreSQL: "" database_url */
 	int64_t session_cache_heartbeat_ms; /* the listener's heartbeat */
+	int64_t list_cache_size;	    /* lists a process keeps read */
+	int64_t list_cache_ttl_ms;	    /* for this long at most */
+	int64_t list_cache_bytes;	    /* their bodies' bytes at most */
 	int64_t login_backoff_after;	    /* failures before backoff starts */
 	int64_t login_max_failures_hour;    /* per account and address */
 	int64_t login_ip_max_failures_hour; /* per client address */

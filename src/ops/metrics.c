@@ -44,6 +44,7 @@
 #include "ops/inbox.h"
 #include "ops/ops_int.h"
 #include "resource/audit.h"
+#include "resource/list_cache.h"
 #include "resource/resource.h"
 #include "store/backup.h"
 #include "store/jobs.h"
@@ -427,6 +428,8 @@ ops_metrics(struct request *req)
 		    (unsigned long long)inbox_refusals_dropped());
 	if (rc == OK)
 		rc = audit_render(&b);
+	if (rc == OK)
+		rc = list_cache_metrics(&b);
 	if (rc == OK)
 		rc = modules_render(&b);
 	if (rc != OK) {

@@ -41,6 +41,7 @@
 #include "module.h"
 #include "people/people.h"
 #include "people/people_int.h"
+#include "resource/list_cache.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/migrate.h"
@@ -514,8 +515,11 @@ people_authenticate(struct request *req, struct principal **out)
 	 */
 	/* Started by a request that holds no connection yet: it reads
 	 * whether migration 0050 is in, in a transaction of its own. */
-	if (req->tx == NULL)
+	if (req->tx == NULL) {
 		people_session_cache_start(req->db);
+		/* Its listener's clock spares the permissions' epoch. */
+		list_cache_start(req->db);
+	}
 	if (req->tx == NULL && store_dialect(req->db) == STORE_POSTGRES &&
 	    (rc = store_tx_begin(req->db, STORE_TX_READ | STORE_TX_AUTOCOMMIT,
 		 &req->tx)) != OK) {
@@ -541,6 +545,10 @@ people_authenticate(struct request *req, struct principal **out)
 	if ((rc = http_read_tx(req, &tx)) != OK)
 		return (rc);
 	if ((rc = resource_perms_check(tx)) != OK) {
+		/* The database server lost under the epoch's read: answered
+		 * as every read that met it (503 UNAVAILABLE). */
+		if (store_lost_peek() != 0)
+			return (ERR_DB);
 		/* Fail closed: no request is decided on grants older than
 		 * the epoch it read. */
 		http_header_add(req, "Retry-After", "1");
@@ -724,7 +732,11 @@ session_touch(
 	int64_t	     n = 0;
 	int	     rc, step;
 
-	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK)
+	/* Not told to the lists kept read (store.h): none is of sessions,
+	 * and a touch a minute of every session in use would empty them
+	 * in every process. */
+	if ((rc = store_tx_begin(
+		 db, STORE_TX_WRITE | STORE_TX_UNMARKED, &tx)) != OK)
 		return (rc);
 	st = store_prepare(tx,
 	    "UPDATE auth_sessions SET last_activity_at = ? "

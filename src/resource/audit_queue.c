@@ -403,7 +403,8 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&q_mu);
 
 		(void)store_lost_take(); /* not this try's */
-		rc = store_run(db, STORE_TX_WRITE, flush_tx, &q_batch);
+		rc = store_run(
+		    db, STORE_TX_WRITE | STORE_TX_UNMARKED, flush_tx, &q_batch);
 		if (rc == OK)
 			q_batch.unknown = 0;
 		else if (store_lost_take() == STORE_LOST_COMMIT &&

@@ -30,10 +30,12 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "resource/list_cache.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 #include "store/store.h"
@@ -191,12 +193,26 @@ resource_perms_ready(struct tx *tx)
 	return (there ? OK : ERR_UNAVAILABLE);
 }
 
+/*
+ * PostgreSQL: the change clock's stamp before the epoch was last read and
+ * found no newer than the grants (list_cache_clock), and when: while the
+ * clock has not moved since (the epoch moves in carebase's own writes,
+ * told to every process) and for list_cache_ttl_ms at most (a change by
+ * hand), a request reads no epoch, a round trip spared.
+ */
+static _Atomic int64_t perm_stamp = -1;
+static _Atomic int64_t perm_stamp_at;
+
 int
 resource_perms_check(struct tx *tx)
 {
-	int64_t epoch = -1;
-	int	there, rc;
+	int64_t epoch = -1, stamp = -1, now = time_mono_ns() / 1000000;
+	int	there, rc, clocked;
 
+	clocked = list_cache_clock(store_tx_store(tx), &stamp) == OK;
+	if (clocked && stamp == atomic_load(&perm_stamp) &&
+	    now - atomic_load(&perm_stamp_at) < config.list_cache_ttl_ms)
+		return (OK);
 	if ((rc = perm_table(tx, &there)) != OK)
 		return (ERR_UNAVAILABLE);
 	/* Migration 0023 pending (or undone): the TTL alone. */
@@ -213,8 +229,15 @@ resource_perms_check(struct tx *tx)
 		log_warn("event=perms_epoch_unreadable code=%s", err_code(rc));
 		return (ERR_UNAVAILABLE);
 	}
-	if (epoch <= atomic_load(&perm_epoch))
+	if (epoch <= atomic_load(&perm_epoch)) {
+		if (clocked) {
+			/* The time first: a reader that sees the new stamp
+			 * sees a time at least this old. */
+			atomic_store(&perm_stamp_at, now);
+			atomic_store(&perm_stamp, (int64_t)store_tx_clock(tx));
+		}
 		return (OK);
+	}
 	/* Behind: read them again in this request's transaction, as new as
 	 * the epoch it read. No lock is held while reading, and a failure
 	 * refuses the request rather than decide it on stale grants. */

@@ -27,6 +27,7 @@
 #include "http/http.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
+#include "resource/list_cache.h"
 #include "resource/resource_int.h"
 #include "store/store.h"
 
@@ -111,19 +112,21 @@ static int  list_sql(struct request *, const struct rdef *, const char *,
 static int list_by_id(struct request *, const struct rdef *, struct principal *,
     enum scope, struct buf *, struct qlist *);
 
-int
-rows_read_audit(struct tx *tx, const struct rdef *rd,
-    const struct principal *who, struct request *req, json_t *rows)
+/*
+ * The ids of the rows of rows that show a health field (*ids a new
+ * array, NULL when none does; *one the id when it is the only one).
+ */
+static int
+read_ids(const struct rdef *rd, json_t *rows, json_t **ids, const char **one)
 {
-	json_t	   *ids, *row, *ch;
-	const char *one = NULL;
-	char	    action[96];
-	size_t	    i, k;
-	int	    rc;
+	json_t *row;
+	size_t	i, k;
 
+	*ids = NULL;
+	*one = NULL;
 	if (!rd->has_health)
 		return (OK);
-	if ((ids = json_array()) == NULL)
+	if ((*ids = json_array()) == NULL)
 		return (ERR_NOMEM);
 	for (i = 0; i < json_array_size(rows); i++) {
 		row = json_array_get(rows, i);
@@ -133,22 +136,116 @@ rows_read_audit(struct tx *tx, const struct rdef *rd,
 				break;
 		if (k == rd->ncols)
 			continue;
-		one = json_string_value(json_object_get(row, "id"));
-		json_array_append_new(ids, json_string(one));
+		*one = json_string_value(json_object_get(row, "id"));
+		if (json_array_append_new(*ids, json_string(*one)) != 0) {
+			json_decref(*ids);
+			*ids = NULL;
+			return (ERR_NOMEM);
+		}
 	}
-	if (json_array_size(ids) == 0) {
-		json_decref(ids);
+	if (json_array_size(*ids) == 0) {
+		json_decref(*ids);
+		*ids = NULL;
+	}
+	return (OK);
+}
+
+/* The read of ids (read_ids) audited: one row naming them. */
+static int
+ids_read_audit(struct tx *tx, const struct rdef *rd,
+    const struct principal *who, struct request *req, json_t *ids)
+{
+	json_t *ch;
+	char	action[96];
+	int	rc;
+
+	if (ids == NULL || json_array_size(ids) == 0)
 		return (OK);
-	}
 	snprintf(action, sizeof(action), "%s.read", rd->res->name);
-	ch = json_pack("{s:o}", "ids", ids);
+	if ((ch = json_pack("{s:O}", "ids", ids)) == NULL)
+		return (ERR_NOMEM);
 	rc = audit_read(tx, who, req, action, rd->res->name,
-	    json_array_size(ids) == 1 ? one : NULL, ch);
+	    json_array_size(ids) == 1
+		? json_string_value(json_array_get(ids, 0))
+		: NULL,
+	    ch);
 	json_decref(ch);
 	return (rc);
 }
 
+int
+rows_read_audit(struct tx *tx, const struct rdef *rd,
+    const struct principal *who, struct request *req, json_t *rows)
+{
+	json_t	   *ids;
+	const char *one;
+	int	    rc;
+
+	if ((rc = read_ids(rd, rows, &ids, &one)) != OK)
+		return (rc);
+	rc = ids_read_audit(tx, rd, who, req, ids);
+	json_decref(ids);
+	return (rc);
+}
+
 /* List queries */
+
+/*
+ * The key a page of this list is kept under (list_cache.c): resource,
+ * scope, caller, role, path and query string, each ended by a NUL. Not
+ * made (ERR_NOT_FOUND, b left empty) when the resource's pages are not
+ * kept, for a caller not signed in, or a method other than GET.
+ */
+static int
+list_key(struct request *req, const struct rdef *rd,
+    const struct principal *who, enum scope scope, struct buf *b)
+{
+	const char *q = http_query_raw(req);
+	int	    rc;
+
+	if (!(rd->res->flags & RESOURCE_LIST_CACHE) ||
+	    rd->res->before_list != NULL || who == NULL ||
+	    req->method != HTTP_GET)
+		return (ERR_NOT_FOUND);
+	if ((rc = buf_printf(b, "%s%c%d%c%s%c%s%c%s%c%s", rd->res->name, 0,
+		 (int)scope, 0, who->user_id, 0, who->role, 0, req->path, 0,
+		 q != NULL ? q : "")) != OK ||
+	    (rc = buf_append(b, "", 1)) != OK) {
+		buf_truncate(b, 0);
+		return (rc);
+	}
+	return (OK);
+}
+
+/*
+ * The page kept under key and stamp answered (OK; tx committed), with
+ * the audit row of the read it stands for; ERR_NOT_FOUND when none is
+ * kept (tx as it was), another status when it could not be (tx rolled
+ * back).
+ */
+static int
+list_cached(struct request *req, struct tx *tx, const struct rdef *rd,
+    const struct principal *who, const struct buf *key, int64_t stamp)
+{
+	const char *body;
+	json_t	   *ids;
+	size_t	    len;
+	int	    rc;
+
+	if ((rc = list_cache_get(
+		 req, key->data, key->len, stamp, &body, &len, &ids)) != OK)
+		return (rc == ERR_NOMEM ? ERR_NOT_FOUND : rc);
+	if ((rc = ids_read_audit(tx, rd, who, req, ids)) != OK) {
+		json_decref(ids);
+		store_tx_rollback(tx);
+		return (rc);
+	}
+	json_decref(ids);
+	if ((rc = store_tx_commit(tx)) != OK)
+		return (rc == ERR_NOT_FOUND ? ERR_DB : rc);
+	http_send(req, 200, "application/json", body, len);
+	return (OK);
+}
 
 static int
 qb_text(struct qlist *q, const char *s)
@@ -839,17 +936,24 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	struct keycache	    kc;
 	struct resource_ctx ctx;
 	struct picks	    picks, *pk = NULL;
-	struct buf	    sql;
-	json_t		   *data = NULL, *row, *last = NULL;
+	struct buf	    sql, key;
+	json_t		   *data = NULL, *row, *last = NULL, *ids = NULL;
+	const char	   *one;
 	char		   *cur = NULL, lastid[UUID_STR_LEN];
 	char		    previd[UUID_STR_LEN];
 	const char	   *select;
 	int64_t		    n = 0;
 	uint32_t	    pending;
-	int		    rc, more = 0, kind;
+	int64_t		    stamp = -1;
+	int		    rc, more = 0, kind, stamped = 0;
 
 	memset(&kc, 0, sizeof(kc));
 	buf_init(&sql, QUERY_SQL_MAX);
+	buf_init(&key, 512);
+	/* A page kept read (list_cache.c): PostgreSQL's clock is read before
+	 * the transaction begins, SQLite's count as its first statement. */
+	if (sqltext == NULL && list_key(req, rd, who, scope, &key) == OK)
+		stamped = list_cache_stamp(req->db, NULL, &stamp) == OK;
 	/*
 	 * A read transaction, health data or not: its audit row is queued
 	 * for the audit writer (audit_read). A branched list runs more
@@ -864,11 +968,25 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	 * a whole order index for the caller whose rows are few.
 	 */
 	kind = STORE_TX_READ | STORE_TX_CUSTOM_PLANS;
+	/* A person's scope, whose indexes give the page in order. */
+	if ((rd->res->flags & RESOURCE_ORDER_INDEXED) &&
+	    (scope == SCOPE_OWN || scope == SCOPE_RELATED))
+		kind |= STORE_TX_NO_INCREMENTAL_SORT;
 	if (sqltext == NULL &&
 	    (rd->nbranch[scope] > 1 || rd->res->before_list != NULL))
 		kind |= STORE_TX_SNAPSHOT;
 	if ((rc = store_tx_begin(req->db, kind, &tx)) != OK)
 		goto out;
+	if (key.len > 0 && store_dialect(req->db) != STORE_POSTGRES)
+		stamped = list_cache_stamp(req->db, tx, &stamp) == OK;
+	if (stamped) {
+		/* Answered, or failed: tx is over either way. */
+		if ((rc = list_cached(req, tx, rd, who, &key, stamp)) !=
+		    ERR_NOT_FOUND) {
+			tx = NULL;
+			goto out;
+		}
+	}
 	/* Fields whose migration is pending: selected as NULL, and not to
 	 * be filtered or sorted on (schema.c). */
 	if ((rc = rdef_pending(tx, rd, &pending)) != OK ||
@@ -933,7 +1051,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	store_finalize(st);
 	if (rc != STORE_ROW && rc != STORE_DONE)
 		goto out;
-	if ((rc = rows_read_audit(tx, rd, who, req, data)) != OK)
+	if ((rc = read_ids(rd, data, &ids, &one)) != OK ||
+	    (rc = ids_read_audit(tx, rd, who, req, ids)) != OK)
 		goto out;
 	/* Id-paged (no spec): the cursor is the last id as it is. */
 	if (more && spec == NULL && (cur = strdup(lastid)) == NULL) {
@@ -950,11 +1069,16 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	tx = NULL;
 	http_json(req, 200,
 	    json_pack("{s:O,s:s?}", "data", data, "next_cursor", cur));
+	if (stamped && req->status == 200 && req->resp_body != NULL)
+		list_cache_put(key.data, key.len, stamp, req->resp_body,
+		    req->resp_len, ids);
 	rc = OK;
 out:
 	store_tx_rollback(tx);
 	keycache_wipe(&kc);
 	buf_free(&sql);
+	buf_free(&key);
+	json_decref(ids);
 	json_decref(data);
 	json_decref(last);
 	free(cur);

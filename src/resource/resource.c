@@ -555,6 +555,14 @@ resource_register(const struct resource *res)
 		    "event=resource_codes_invalid resource=%s", res->name);
 		return (ERR_CONFIG);
 	}
+	/* Pages kept read are of rows and the caller alone: a hook before
+	 * the list may read anything else. */
+	if ((res->flags & RESOURCE_LIST_CACHE) &&
+	    (res->before_list != NULL || (res->flags & RESOURCE_ID_PAGED))) {
+		field_invalid(res, NULL, "flags",
+		    "RESOURCE_LIST_CACHE with a before_list hook or id paging");
+		return (ERR_CONFIG);
+	}
 	if ((res->example != NULL &&
 		json_text_check(res, NULL, "example", res->example) != OK) ||
 	    (res->create_example != NULL &&

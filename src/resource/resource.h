@@ -334,6 +334,25 @@ struct resource_ctx {
  * knew whose it was): exported and erased with theirs.
  */
 #define RESOURCE_OWNED_BY_ADDRESS 0x80
+/*
+ * Pages of its lists are kept read by each serving process and answered
+ * again while no write is told (src/resource/list_cache.c): only for a
+ * resource whose list is a function of the database's rows and the
+ * caller alone (no condition, field or hook reads the clock, and no
+ * before_list hook), and never of audit rows (their writer's appends
+ * are not told).
+ */
+#define RESOURCE_LIST_CACHE 0x100
+/*
+ * Every index its lists scoped to a person read ends with every key of
+ * their order (the owner's or party's column, the sort column, id:
+ * migration 0047): such a list runs with incremental sort off
+ * (STORE_TX_NO_INCREMENTAL_SORT), so that PostgreSQL reads that index
+ * rather than walk an index of the sort column alone backwards. Not for
+ * a resource whose owner index stops at the sort column: without
+ * incremental sort it would read and sort all of the person's rows.
+ */
+#define RESOURCE_ORDER_INDEXED 0x200
 
 struct resource {
 	const char	   *name; /* "users": permissions, audit entity */

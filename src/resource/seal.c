@@ -16,7 +16,9 @@
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/keyring.h"
+#include "core/config.h"
 #include "core/util.h"
+#include "resource/list_cache.h"
 #include "resource/seal.h"
 #include "store/store.h"
 
@@ -75,6 +77,18 @@ static pthread_mutex_t keycache_mu[KEYCACHE_LOCKS] = {
 	PTHREAD_MUTEX_INITIALIZER,
 };
 static _Thread_local struct epoch_memo epoch_memo;
+
+/*
+ * PostgreSQL: the epoch as last read by any thread, and the change
+ * clock's stamp before it was (list_cache_clock): taken again while the
+ * clock has not moved (the epoch moves in carebase's own writes, told to
+ * every process) and for list_cache_ttl_ms at most (a change by hand).
+ */
+static pthread_mutex_t clock_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const void *store; /* NULL: none */
+	int64_t	    stamp, epoch, at_ms;
+} clock_memo;
 
 static size_t keycache_slot(const char *);
 static int    keycache_get(
@@ -149,19 +163,46 @@ keycache_evict(const char *user_id)
 static int
 key_epoch(struct tx *tx, int64_t *out)
 {
-	struct stmt *st;
-	uint64_t     serial = store_tx_serial(tx);
-	int	     rc;
+	struct stmt  *st;
+	struct store *db = store_tx_store(tx);
+	uint64_t      serial = store_tx_serial(tx);
+	int64_t	      stamp = -1, now = time_mono_ns() / 1000000;
+	int	      rc, clocked;
 
 	if (epoch_memo.serial == serial) {
 		*out = epoch_memo.epoch;
 		return (OK);
+	}
+	/* Not in a transaction that writes: it may be the one to move it. */
+	clocked = !store_tx_writes(tx) && list_cache_clock(db, &stamp) == OK;
+	if (clocked) {
+		pthread_mutex_lock(&clock_mu);
+		rc = clock_memo.store == (const void *)db &&
+		    clock_memo.stamp == stamp &&
+		    now - clock_memo.at_ms < config.list_cache_ttl_ms;
+		*out = clock_memo.epoch;
+		pthread_mutex_unlock(&clock_mu);
+		if (rc) {
+			epoch_memo.serial = serial;
+			epoch_memo.epoch = *out;
+			return (OK);
+		}
 	}
 	st = store_prepare(tx, "SELECT epoch FROM user_key_epoch WHERE id = 1");
 	if ((rc = store_step(st)) == STORE_ROW) {
 		*out = store_col_int64(st, 0);
 		epoch_memo.serial = serial;
 		epoch_memo.epoch = *out;
+		if (clocked) {
+			/* Under the clock as the transaction began: its
+			 * snapshot may be older than the clock now. */
+			pthread_mutex_lock(&clock_mu);
+			clock_memo.store = db;
+			clock_memo.stamp = (int64_t)store_tx_clock(tx);
+			clock_memo.epoch = *out;
+			clock_memo.at_ms = now;
+			pthread_mutex_unlock(&clock_mu);
+		}
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = ERR_NOT_FOUND;

@@ -82,7 +82,8 @@ struct pg_conn {
 	 * plan_cache_mode follows it (STORE_TX_CUSTOM_PLANS). */
 	char begin[80];
 	int  custom_plans;
-	int  ro;    /* the transaction may end without waiting */
+	int  no_incremental_sort; /* STORE_TX_NO_INCREMENTAL_SORT */
+	int  ro;		  /* the transaction may end without waiting */
 	int  reads; /* it is READ ONLY: its COMMIT changes nothing */
 	int unsent; /* pg_query's last statement never went (the send failed) */
 	int ending; /* its end sent, the answer not read yet */
@@ -116,6 +117,7 @@ static int64_t pg_deadline(struct conn *);
 static int     pg_await(struct conn *, int64_t, const char *);
 static int     pg_next(struct conn *, int64_t, const char *, PGresult **);
 static int     pg_query(struct conn *, const char *, const char *, PGresult **);
+static int     pg_commit_marked(struct conn *, int *, PGresult **);
 static int     pg_simple(struct conn *, const char *, const char *);
 static int     pg_session(struct conn *);
 static int     pg_begin_now(struct conn *);
@@ -128,7 +130,7 @@ static int     pg_conn_open(struct store *, struct conn **);
 static void    pg_conn_close(struct conn *);
 static int     pg_conn_check(struct conn *);
 static int     pg_begin(struct conn *, int);
-static int     pg_commit(struct conn *);
+static int     pg_commit(struct conn *, int, int *);
 static void    pg_rollback(struct conn *);
 static int     pg_exec(struct conn *, const char *);
 static struct stmt *pg_stmt_new(struct conn *, const char *);
@@ -543,6 +545,8 @@ pg_conn_check(struct conn *c)
 }
 
 #define PG_CUSTOM_PLANS "SET LOCAL plan_cache_mode = force_custom_plan"
+/* STORE_TX_NO_INCREMENTAL_SORT (store.h). */
+#define PG_NO_INCREMENTAL_SORT "SET LOCAL enable_incremental_sort = off"
 
 /*
  * BEGIN as kind asks: the isolation level, READ ONLY for a read, and
@@ -564,7 +568,7 @@ pg_begin(struct conn *c, int kind)
 	if (ro && (kind & STORE_TX_AUTOCOMMIT) &&
 	    !(kind &
 		(STORE_TX_SERIALIZABLE | STORE_TX_SNAPSHOT |
-		    STORE_TX_CUSTOM_PLANS)))
+		    STORE_TX_CUSTOM_PLANS | STORE_TX_NO_INCREMENTAL_SORT)))
 		return (OK);
 	snprintf(pc->begin, sizeof(pc->begin), "BEGIN%s%s",
 	    (kind & STORE_TX_SERIALIZABLE) ? " ISOLATION LEVEL SERIALIZABLE"
@@ -573,6 +577,7 @@ pg_begin(struct conn *c, int kind)
 		: "",
 	    ro ? " READ ONLY" : "");
 	pc->custom_plans = (kind & STORE_TX_CUSTOM_PLANS) != 0;
+	pc->no_incremental_sort = (kind & STORE_TX_NO_INCREMENTAL_SORT) != 0;
 	return (OK);
 }
 
@@ -581,22 +586,95 @@ static int
 pg_begin_now(struct conn *c)
 {
 	struct pg_conn *pc = PCONN(c);
-	char		sql[160];
+	char		sql[256];
 
 	if (pc->begin[0] == '\0')
 		return (OK);
-	snprintf(sql, sizeof(sql), "%s%s", pc->begin,
-	    pc->custom_plans ? "; " PG_CUSTOM_PLANS : "");
+	snprintf(sql, sizeof(sql), "%s%s%s", pc->begin,
+	    pc->custom_plans ? "; " PG_CUSTOM_PLANS : "",
+	    pc->no_incremental_sort ? "; " PG_NO_INCREMENTAL_SORT : "");
 	pc->begin[0] = '\0';
 	return (pg_simple(c, sql, "begin"));
 }
 
+/*
+ * A write's COMMIT, told (mark: store.h "Writes told") when the
+ * transaction wrote anything (it has an id: a row written or locked,
+ * DDL): one simple query of three statements, one round trip. The first
+ * notes in the session whether it wrote, the COMMIT ends it, and the
+ * NOTIFY on carebase_changes runs after, in a transaction of its own: the
+ * write's commit never waits on the cluster's one notification lock
+ * (held from a NOTIFY's PreCommit to its end, which for a write includes
+ * its flush), and a NOTIFY that fails (the queue full behind a listener
+ * that stopped reading) fails alone, logged, the write committed. The
+ * statements after a failing one do not run (an aborted transaction:
+ * its COMMIT never goes, rolled back below).
+ */
+#define PG_MARKED_COMMIT                                                       \
+	"SELECT set_config('carebase.wrote', CASE WHEN "                       \
+	"pg_current_xact_id_if_assigned() IS NULL THEN 'no' ELSE 'yes' END, "  \
+	"false); COMMIT; SELECT pg_notify('" STORE_CHANGES_CHANNEL "', '') "   \
+	"WHERE current_setting('carebase.wrote') = 'yes'"
+
+/* PG_MARKED_COMMIT sent and answered: as pg_query, *res the COMMIT's
+ * answer, *told whether the transaction wrote (its NOTIFY sent). */
 static int
-pg_commit(struct conn *c)
+pg_commit_marked(struct conn *c, int *told, PGresult **res)
+{
+	PGresult *r;
+	int64_t	  deadline = pg_deadline(c);
+	int	  rc = OK, i, wrote = 0;
+
+	*told = 0;
+	*res = NULL;
+	atomic_fetch_add(&c->store->round_trips, 1);
+	if ((PCONN(c)->unsent =
+		    PQsendQuery(PCONN(c)->pg, PG_MARKED_COMMIT) != 1))
+		return (pg_result_status(c, NULL, "commit"));
+	for (i = 0;; i++) {
+		if (pg_next(c, deadline, "commit", &r) != OK) {
+			PQclear(*res);
+			*res = NULL;
+			return (ERR_DB);
+		}
+		if (r == NULL)
+			break;
+		if (i >= 2) {
+			/* The NOTIFY: the write is in whatever it says. */
+			if (PQresultStatus(r) != PGRES_TUPLES_OK)
+				log_warn("event=db_changes_untold db=postgres "
+					 "msg=\"%s\"",
+				    PQresultErrorField(
+					r, PG_DIAG_MESSAGE_PRIMARY)
+					? PQresultErrorField(
+					      r, PG_DIAG_MESSAGE_PRIMARY)
+					: "");
+			PQclear(r);
+			continue;
+		}
+		if (rc == OK)
+			rc = pg_result_status(c, r, "commit");
+		if (i == 0 && rc == OK && PQntuples(r) == 1)
+			wrote = strcmp(PQgetvalue(r, 0, 0), "yes") == 0;
+		if (i == 1) {
+			*res = r; /* the COMMIT's */
+			continue;
+		}
+		PQclear(r);
+	}
+	if (rc == OK && *res == NULL)
+		rc = pg_result_status(c, NULL, "commit");
+	*told = rc == OK && wrote;
+	return (rc);
+}
+
+static int
+pg_commit(struct conn *c, int mark, int *told)
 {
 	PGresult *res;
 	int	  rc;
 
+	*told = 0;
 	/* No statement ran: no BEGIN went, nothing to end. */
 	PCONN(c)->begin[0] = '\0';
 	/* STORE_TX_AUTOCOMMIT: each statement committed already. */
@@ -611,7 +689,10 @@ pg_commit(struct conn *c)
 		pg_result_status(c, NULL, "commit");
 		return (ERR_DB);
 	}
-	rc = pg_query(c, "COMMIT", "commit", &res);
+	if (mark)
+		rc = pg_commit_marked(c, told, &res);
+	else
+		rc = pg_query(c, "COMMIT", "commit", &res);
 	/*
 	 * Sent, and no answer came (the wait ran out, or the connection
 	 * went): the server may have applied it, so the caller must not
@@ -914,7 +995,7 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 	struct pg_conn *pc = PCONN(c);
 	PGconn	       *pg = pc->pg;
 	PGresult       *res;
-	const char     *what[4];
+	const char     *what[5];
 	int64_t		deadline = pg_deadline(c);
 	int		n = 0, i, rc = OK, sent = 1;
 
@@ -930,6 +1011,11 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 		if (pc->custom_plans) {
 			sent &= PQsendQueryParams(
 			    pg, PG_CUSTOM_PLANS, 0, NULL, NULL, NULL, NULL, 0);
+			what[n++] = "begin";
+		}
+		if (pc->no_incremental_sort) {
+			sent &= PQsendQueryParams(pg, PG_NO_INCREMENTAL_SORT, 0,
+			    NULL, NULL, NULL, NULL, 0);
 			what[n++] = "begin";
 		}
 		pc->begin[0] = '\0';

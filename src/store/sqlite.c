@@ -28,6 +28,7 @@ enum {
 	SQ_ROLLBACK,
 	SQ_QUERY_ONLY,
 	SQ_WRITABLE,
+	SQ_MARK,
 	SQ_NCTL
 };
 
@@ -36,6 +37,10 @@ struct sqlite_conn {
 	sqlite3	     *db;
 	sqlite3_stmt *ctl[SQ_NCTL]; /* prepared once: BEGIN, COMMIT, ... */
 	int	      query_only;   /* PRAGMA query_only in force */
+	/* The transaction's start: rows changed by then, and whether a
+	 * script ran since (DDL changes no row). */
+	sqlite3_int64 changes0;
+	int	      execs;
 };
 
 struct sqlite_stmt {
@@ -56,7 +61,7 @@ static void	    sq_conn_close(struct conn *);
 static int	    sq_conn_check(struct conn *);
 static int	    sq_begin(struct conn *, int);
 static int	    sq_query_only(struct conn *, int);
-static int	    sq_commit(struct conn *);
+static int	    sq_commit(struct conn *, int, int *);
 static void	    sq_rollback(struct conn *);
 static int	    sq_exec(struct conn *, const char *);
 static struct stmt *sq_stmt_new(struct conn *, const char *);
@@ -81,8 +86,8 @@ static int	    sq_backup(
 	     struct conn *, const char *, void (*)(int, int, void *), void *);
 static void    sq_private(const char *);
 static int     sq_restore(struct conn *, const char *, int);
-static int64_t sq_auth_changes(sqlite3 *);
-static void    sq_auth_changes_past(sqlite3 *, int64_t);
+static int64_t sq_counter(sqlite3 *, const char *);
+static void    sq_counter_past(sqlite3 *, const char *, int64_t);
 static int     sq_tables(sqlite3 *, int64_t *);
 static int     sq_checkpoint(struct conn *);
 
@@ -296,7 +301,8 @@ sq_ctl(struct conn *c, int which)
 {
 	static const char *const sql[SQ_NCTL] = { "BEGIN", "BEGIN IMMEDIATE",
 		"COMMIT", "ROLLBACK", "PRAGMA query_only = 1",
-		"PRAGMA query_only = 0" };
+		"PRAGMA query_only = 0",
+		"UPDATE data_changes SET n = n + 1 WHERE id = 1" };
 	struct sqlite_conn	*sc = SCONN(c);
 	int			 rc;
 
@@ -329,6 +335,8 @@ sq_begin(struct conn *c, int kind)
 		which = SQ_BEGIN;
 	if ((rc = sq_query_only(c, which == SQ_BEGIN)) != OK)
 		return (rc);
+	SCONN(c)->changes0 = sqlite3_total_changes64(SCONN(c)->db);
+	SCONN(c)->execs = 0;
 	return (sq_status(SCONN(c)->db, sq_ctl(c, which), "begin"));
 }
 
@@ -348,12 +356,36 @@ sq_query_only(struct conn *c, int on)
 	return (rc);
 }
 
+/*
+ * mark: the write is told (store_tx_commit) if it changed a row or ran a
+ * script (*told then 1): data_changes.n moves in the transaction
+ * (migration 0057). Its table not there (the migration
+ * pending or undone) is no failure: the write commits untold, and a
+ * reader that counts on the table cannot read it either (no cached list
+ * is taken: store_changes_count). It is tried at each commit, so a
+ * migration applied by another process is counted from its next write.
+ */
 static int
-sq_commit(struct conn *c)
+sq_commit(struct conn *c, int mark, int *told)
 {
 	sqlite3 *db = SCONN(c)->db;
 	int	 rc;
 
+	*told = mark &&
+	    (SCONN(c)->execs ||
+		sqlite3_total_changes64(db) != SCONN(c)->changes0);
+	/* Its table not there (0057 pending or undone) is expected;
+	 * anything else is worth a line: the write goes untold. */
+	if (*told && sq_ctl(c, SQ_MARK) != SQLITE_OK) {
+		if (strncmp(sqlite3_errmsg(db), "no such table", 13) == 0)
+			log_debug("event=db_changes_untold db=sqlite "
+				  "msg=\"%s\"",
+			    sqlite3_errmsg(db));
+		else
+			log_warn("event=db_changes_untold db=sqlite "
+				 "msg=\"%s\"",
+			    sqlite3_errmsg(db));
+	}
 	rc = sq_status(db, sq_ctl(c, SQ_COMMIT), "commit");
 	if (rc != OK && !sqlite3_get_autocommit(db))
 		sq_ctl(c, SQ_ROLLBACK);
@@ -372,7 +404,10 @@ sq_exec(struct conn *c, const char *sql)
 {
 	sqlite3 *db = SCONN(c)->db;
 	char	 q[256];
-	int	 rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	int	 rc;
+
+	SCONN(c)->execs = 1;
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
 	/* A script (a migration) refused by a RAISE says why: shown, not
 	 * only a conflict at debug level. */
@@ -704,7 +739,7 @@ sq_restore(struct conn *c, const char *path, int force)
 	sqlite3	       *src = NULL, *dst = SCONN(c)->db;
 	sqlite3_backup *b;
 	struct timespec ts = { 0, 5 * 1000000L };
-	int64_t		n = 0, before;
+	int64_t		n = 0, before, before_data;
 	int		rc, src_rc, waited = 0;
 
 	/* It writes: the connection's last transaction may have been a
@@ -726,7 +761,8 @@ sq_restore(struct conn *c, const char *path, int force)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
-	before = sq_auth_changes(dst);
+	before = sq_counter(dst, "auth_changes");
+	before_data = sq_counter(dst, "data_changes");
 	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
 		rc = sq_status(dst, sqlite3_errcode(dst), "restore_init");
 		rc = rc == OK ? ERR_DB : rc;
@@ -744,8 +780,10 @@ sq_restore(struct conn *c, const char *path, int force)
 	rc =
 	    src_rc == SQLITE_DONE ? OK : sq_status(dst, src_rc, "restore_step");
 	rc = rc == OK && src_rc != SQLITE_DONE ? ERR_DB : rc;
-	if (rc == OK)
-		sq_auth_changes_past(dst, before);
+	if (rc == OK) {
+		sq_counter_past(dst, "auth_changes", before);
+		sq_counter_past(dst, "data_changes", before_data);
+	}
 out:
 	sqlite3_close_v2(src);
 	return (rc);
@@ -753,19 +791,21 @@ out:
 
 /*
  * Serving processes keep the sessions they read while auth_changes.n
- * (migration 0050) is what they read it with (people/session_cache.c).
- * A restore brings back the copy's n, which one of them may hold for
- * rows the copy has not: n is set past both, so none is taken. -1 when
- * there is none to read (no such table yet).
+ * (migration 0050) is what they read it with (people/session_cache.c),
+ * and pages of lists while data_changes.n (0057) is (list_cache.c). A
+ * restore brings back the copy's n, which one of them may hold for rows
+ * the copy has not: n is set past both, so none is taken. -1 when there
+ * is none to read (no such table yet). table is one of those two.
  */
 static int64_t
-sq_auth_changes(sqlite3 *db)
+sq_counter(sqlite3 *db, const char *table)
 {
 	sqlite3_stmt *st;
+	char	      sql[96];
 	int64_t	      n = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT n FROM auth_changes WHERE id = 1",
-		-1, &st, NULL) != SQLITE_OK)
+	snprintf(sql, sizeof(sql), "SELECT n FROM %s WHERE id = 1", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return (-1);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
@@ -774,18 +814,20 @@ sq_auth_changes(sqlite3 *db)
 }
 
 static void
-sq_auth_changes_past(sqlite3 *db, int64_t before)
+sq_counter_past(sqlite3 *db, const char *table, int64_t before)
 {
 	sqlite3_stmt *st;
+	char	      sql[96];
 	int	      rc;
 
-	if (sqlite3_prepare_v2(db,
-		"UPDATE auth_changes SET n = max(n, ?) + 1 WHERE id = 1", -1,
-		&st, NULL) != SQLITE_OK)
-		return; /* a copy older than 0050: nothing keeps on it */
+	snprintf(sql, sizeof(sql),
+	    "UPDATE %s SET n = max(n, ?) + 1 WHERE id = 1", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return; /* a copy older than its migration: nothing keeps */
 	sqlite3_bind_int64(st, 1, before);
 	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		log_warn("event=db_restore_auth_changes code=%d", rc);
+		log_warn(
+		    "event=db_restore_counter table=%s code=%d", table, rc);
 	sqlite3_finalize(st);
 }
 

@@ -167,6 +167,43 @@ store_close(struct store *s)
 	free(s);
 }
 
+uint64_t
+store_changes_clock(struct store *s)
+{
+	return (atomic_load(&s->changes));
+}
+
+void
+store_changes_bump(struct store *s)
+{
+	atomic_fetch_add(&s->changes, 1);
+}
+
+int
+store_changes_count(struct tx *tx, int64_t *out)
+{
+	struct conn *c = tx->conn;
+	struct stmt *st;
+	int	     rc;
+
+	*out = -1;
+	if (c->store->dialect != STORE_SQLITE || tx->failed != OK)
+		return (ERR_UNAVAILABLE);
+	/* Not through the statement cache: a table not there fails the
+	 * statement, which store_prepare would count against tx. */
+	if ((st = c->store->ops->stmt_new(
+		 c, "SELECT n FROM data_changes WHERE id = 1")) == NULL)
+		return (ERR_UNAVAILABLE);
+	st->conn = c;
+	if (c->store->ops->step(st) == STORE_ROW) {
+		*out = c->store->ops->col_int64(st, 0);
+		rc = OK;
+	} else
+		rc = ERR_UNAVAILABLE;
+	c->store->ops->stmt_free(st);
+	return (rc);
+}
+
 enum store_dialect
 store_dialect(const struct store *s)
 {
@@ -546,6 +583,7 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	c->tx.no_column = 0;
 	c->tx.writer = writer;
 	c->tx.serial = atomic_fetch_add(&tx_serials, 1) + 1;
+	c->tx.clock0 = atomic_load(&s->changes);
 	c->tx.nafter = 0;
 	*out = &c->tx;
 	return (OK);
@@ -579,6 +617,7 @@ store_tx_commit(struct tx *tx)
 	struct store   *s = c->store;
 	struct tx_after after[STORE_AFTER_MAX];
 	int		rc, writer = tx->writer, nafter = tx->nafter, i;
+	int		told = 0;
 
 	conn_reset_stmts(c);
 	if (tx->failed != OK) {
@@ -586,13 +625,20 @@ store_tx_commit(struct tx *tx)
 		s->ops->rollback(c);
 		rc = tx->failed;
 	} else
-		rc = s->ops->commit(c);
+		rc = s->ops->commit(c,
+		    tx_writes(tx->kind) && !(tx->kind & STORE_TX_UNMARKED),
+		    &told);
 	if (nafter > 0)
 		memcpy(after, tx->after, (size_t)nafter * sizeof(after[0]));
 	tx->nafter = 0;
 	pool_put(s, c); /* tx is the connection's: not read after this */
 	if (writer)
 		writer_done(s);
+	/* Committed, and told: what this process read before is older (a
+	 * read stamped with the clock before this moved is not taken
+	 * again). */
+	if (rc == OK && told)
+		atomic_fetch_add(&s->changes, 1);
 	for (i = 0; rc == OK && i < nafter; i++)
 		after[i].fn(after[i].key);
 	return (rc);
@@ -685,6 +731,12 @@ uint64_t
 store_tx_serial(const struct tx *tx)
 {
 	return (tx->serial);
+}
+
+uint64_t
+store_tx_clock(const struct tx *tx)
+{
+	return (tx->clock0);
 }
 
 int

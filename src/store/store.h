@@ -76,6 +76,54 @@ enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
  * SQLite: as STORE_TX_READ, a BEGIN there costing no round trip.
  */
 #define STORE_TX_AUTOCOMMIT 0x20
+/*
+ * A write no cached read depends on (the audit writer's appends of read
+ * audit rows, which go on under every audited read): its commit is not
+ * told (store_changes_clock). Any other write's commit is.
+ */
+#define STORE_TX_UNMARKED 0x40
+/*
+ * PostgreSQL: no incremental sort in this transaction (SET LOCAL
+ * enable_incremental_sort = off). For a list scoped to a person, whose
+ * scope's indexes end with every key of the order (migration 0047): an
+ * index of the order's first key alone (created_at), walked backwards
+ * and sorted within equal keys, looked cheaper to the planner when the
+ * heap is in that order, and reads the whole index for a person with few
+ * rows. SQLite: nothing.
+ */
+#define STORE_TX_NO_INCREMENTAL_SORT 0x80
+
+/*
+ * Writes told. The commit of every write transaction (any kind but
+ * STORE_TX_READ alone, and not STORE_TX_UNMARKED) that wrote anything
+ * tells that data may have changed: on PostgreSQL one whose transaction
+ * has an id (a row written or locked, DDL) sends a NOTIFY on
+ * STORE_CHANGES_CHANNEL with its COMMIT (the same round trip; delivered
+ * to every listener once the transaction committed, never for one rolled
+ * back), on SQLite one that changed a row or ran a script (store_exec)
+ * moves data_changes.n (migration 0057) by one inside the transaction.
+ * Once such a commit is in, this process's change clock moves too. A
+ * write that changed nothing (a job queue polled empty) tells nothing.
+ *
+ * What caches reads keeps with each one the clock (PostgreSQL, with a
+ * listener on the channel that moves it: store_changes_bump) or the
+ * count (SQLite: store_changes_count, which sees every process's writes)
+ * read before the read began, and takes it again only while that is
+ * still what it is. Writes made by hand, outside carebase, tell nothing.
+ */
+#define STORE_CHANGES_CHANNEL "carebase_changes"
+uint64_t store_changes_clock(struct store *);
+/* Move the clock: a change told by another process, or a listener that
+ * stopped or started listening (what was told meanwhile is lost). */
+void store_changes_bump(struct store *);
+/*
+ * SQLite: data_changes.n as tx reads it; as the first statement of a
+ * read transaction, the count its snapshot holds. ERR_UNAVAILABLE when
+ * it cannot be read (its table not there: migration 0057 pending or
+ * undone), which leaves tx as it was; and on PostgreSQL, which counts by
+ * its clock and a listener instead.
+ */
+int store_changes_count(struct tx *, int64_t *out);
 
 struct store_opts {
 	int pool_min;	     /* PostgreSQL: connections opened at start */
@@ -178,6 +226,13 @@ struct store *store_tx_store(const struct tx *);
  * pointer itself is reused with its connection.
  */
 uint64_t store_tx_serial(const struct tx *);
+/*
+ * The change clock (store_changes_clock) when tx began, before any of
+ * its reads: what it reads is at least as new as that. A row read in tx
+ * is kept under this, never under the clock read later (a write told
+ * between its snapshot and then would be taken as seen).
+ */
+uint64_t store_tx_clock(const struct tx *);
 /* 1 when the transaction was begun as one that writes (any kind but
  * STORE_TX_READ alone), 0 for a read transaction. */
 int store_tx_writes(const struct tx *);

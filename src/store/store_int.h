@@ -39,6 +39,7 @@ struct tx {
 	int		no_column;
 	int		writer; /* holds the store's writer turn (one_writer) */
 	uint64_t	serial; /* store_tx_serial */
+	uint64_t	clock0; /* the change clock at its begin */
 	struct tx_after after[STORE_AFTER_MAX];
 	int		nafter;
 };
@@ -82,7 +83,9 @@ struct store_ops {
 	/* 0 if usable; may reconnect (and then empties the cache). */
 	int (*conn_check)(struct conn *);
 	int (*begin)(struct conn *, int kind);
-	int (*commit)(struct conn *);
+	/* mark: tell the write if it changed anything (*told then 1;
+	 * store_tx_commit, STORE_TX_UNMARKED). */
+	int (*commit)(struct conn *, int mark, int *told);
 	void (*rollback)(struct conn *);
 	int (*exec)(struct conn *, const char *sql);
 
@@ -128,6 +131,8 @@ struct store {
 	uint64_t	nested; /* asked for by a thread holding one */
 	/* PG: times a connection waited for the server's answer. */
 	_Atomic uint64_t round_trips;
+	/* The change clock (store_changes_clock). */
+	_Atomic uint64_t changes;
 
 	/* The writer turn (ops->one_writer): first come, first served. */
 	pthread_mutex_t	    wmu;

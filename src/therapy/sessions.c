@@ -160,6 +160,9 @@ const struct resource therapy_sessions_resource = {
 	.before_update = sessions_before_update,
 	.codes =
 	    "{\"403\":[\"CONSENT_REQUIRED\",\"DATE_OF_BIRTH_REQUIRED\"],\"409\":[\"SESSION_OVERLAP\"]}",
+	/* Its list is of rows and the caller alone: pages kept read; its
+	 * scope's indexes end with id (0047). */
+	.flags = RESOURCE_LIST_CACHE | RESOURCE_ORDER_INDEXED,
 };
 
 static int

@@ -245,7 +245,10 @@ def test_a_write_whose_commit_meets_a_silent_server_fails_in_bounded_time(start_
         srv = relayed_server(start_server, db, relay)
         admin = person(srv, "admin", "admin")
         assert srv.get("/v1/me", headers=hdr(admin)).status_code == 200
-        relay.hold_at(rb"Q\x00\x00\x00.COMMIT\x00", after=rb"INSERT INTO venues ")
+        # A write's COMMIT goes with the statements that tell it (pg.c
+        # PG_MARKED_COMMIT): one simple query of three.
+        relay.hold_at(rb"Q\x00\x00..SELECT set_config\('carebase\.wrote'.*COMMIT; ",
+                      after=rb"INSERT INTO venues ")
         body = {"name": "Venue", "address_line1": "1 Park Row", "city": "Leeds",
                 "postcode": "LS1 5AB", "capacity": 10}
         answers = []

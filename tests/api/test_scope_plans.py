@@ -250,28 +250,18 @@ SESSION_LISTS = [
 ]
 
 
-# Plans not yet as this test wants them (issue 20 item 1, open): each
-# fails here, strictly, so the day it passes the mark must go.
-#  - PostgreSQL, the default order (-created_at) of a branch read by an
-#    equality (the client's own sessions, a guardian's child's, the
-#    therapist's own): the planner walks the whole created_at index
-#    backwards with a filter rather than the (owner, created_at, id)
-#    index, because created_at's heap correlation is perfect here (rows
-#    inserted in time order) and it takes the branch's rows as spread
-#    evenly over time; these are the oldest, so the walk reads most of
-#    the table. The start_time orders (what a practice lists by) use the
-#    branch's index. Since the list resolves the caller's led people and
-#    therapist profile first (query.c list_pick), the guardians' branch
-#    is gone for a therapist and the party's rows are read by
-#    (therapist_id, start_time, id).
-#    Measured (review of issue 20, item 6): with 40,000 other sessions, 80
-#    other therapists, 400 clients and 500 sessions of the therapist (each
-#    scope 1-2 % of the table) all three pass on PostgreSQL 15, as the
-#    walk's estimate grows with 1 / the scope's share; but that fixture
-#    takes ~70 s a test here, so the marks stay until it is shared.
+# Plans not yet as this test wants them: each fails here, strictly, so
+# the day it passes the mark must go. None now. (The default order
+# (-created_at) of a branch read by an equality on PostgreSQL walked the
+# whole created_at index backwards with a filter and an incremental sort,
+# created_at's heap correlation being perfect here, rather than the
+# (owner, created_at, id) index; a list scoped to a person now runs with
+# incremental sort off, STORE_TX_NO_INCREMENTAL_SORT, and reads the
+# branch's index. An admin's list, of every row, keeps it: its
+# created_at index walked backwards is its plan.)
 NOT_YET = {
     "sqlite": set(),
-    "postgres": {"therapist", "client", "guardian"},
+    "postgres": set(),
 }
 
 
