@@ -545,10 +545,14 @@ people_authenticate(struct request *req, struct principal **out)
 	if ((rc = http_read_tx(req, &tx)) != OK)
 		return (rc);
 	if ((rc = resource_perms_check(tx)) != OK) {
-		/* The database server lost under the epoch's read: answered
-		 * as every read that met it (503 UNAVAILABLE). */
-		if (store_lost_peek() != 0)
-			return (ERR_DB);
+		/* The database server lost under the epoch's read: said as
+		 * every read that met it says it. */
+		if (store_lost_peek() != 0) {
+			http_header_add(req, "Retry-After", "1");
+			http_problem(req, ERR_UNAVAILABLE, NULL,
+			    "The database cannot be reached now; try again.");
+			return (ERR_UNAVAILABLE);
+		}
 		/* Fail closed: no request is decided on grants older than
 		 * the epoch it read. */
 		http_header_add(req, "Retry-After", "1");

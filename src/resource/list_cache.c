@@ -329,6 +329,10 @@ list_cache_get(struct request *req, const char *key, size_t keylen,
 	if (p->key == NULL || p->hash != h || p->keylen != keylen ||
 	    memcmp(p->key, key, keylen) != 0)
 		goto out;
+	/* Read under a newer stamp than this reader's (its snapshot
+	 * older): not this reader's, still another's. */
+	if (p->stamp > stamp)
+		goto out;
 	if (p->stamp != stamp ||
 	    now - p->at_ms >= (int64_t)config.list_cache_ttl_ms) {
 		page_wipe(p);
@@ -386,7 +390,8 @@ list_cache_put(const char *key, size_t keylen, int64_t stamp, const char *body,
 	memcpy(np.key, key, keylen);
 	memcpy(np.body, body, len);
 	pthread_mutex_lock(&cache_mu);
-	if (npages == 0) {
+	/* Off meanwhile (wipe_all ran): nothing kept after it. */
+	if (npages == 0 || !atomic_load(&usable)) {
 		pthread_mutex_unlock(&cache_mu);
 		goto fail;
 	}

@@ -211,6 +211,7 @@ resource_perms_check(struct tx *tx)
 
 	clocked = list_cache_clock(store_tx_store(tx), &stamp) == OK;
 	if (clocked && stamp == atomic_load(&perm_stamp) &&
+	    stamp == (int64_t)store_tx_clock(tx) &&
 	    now - atomic_load(&perm_stamp_at) < config.list_cache_ttl_ms)
 		return (OK);
 	if ((rc = perm_table(tx, &there)) != OK)

@@ -177,8 +177,12 @@ key_epoch(struct tx *tx, int64_t *out)
 	clocked = !store_tx_writes(tx) && list_cache_clock(db, &stamp) == OK;
 	if (clocked) {
 		pthread_mutex_lock(&clock_mu);
+		/* And no write told since this transaction began: its
+		 * snapshot (REPEATABLE READ: taken once) may be older than
+		 * the memo's, and a key it still sees gone for the newer. */
 		rc = clock_memo.store == (const void *)db &&
 		    clock_memo.stamp == stamp &&
+		    stamp == (int64_t)store_tx_clock(tx) &&
 		    now - clock_memo.at_ms < config.list_cache_ttl_ms;
 		*out = clock_memo.epoch;
 		pthread_mutex_unlock(&clock_mu);

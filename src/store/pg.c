@@ -605,15 +605,19 @@ pg_begin_now(struct conn *c)
  * NOTIFY on carebase_changes runs after, in a transaction of its own: the
  * write's commit never waits on the cluster's one notification lock
  * (held from a NOTIFY's PreCommit to its end, which for a write includes
- * its flush), and a NOTIFY that fails (the queue full behind a listener
- * that stopped reading) fails alone, logged, the write committed. The
+ * its flush; the NOTIFY's own transaction, which takes an id, commits
+ * without waiting for its flush: synchronous_commit off, a notification
+ * being no data), and a NOTIFY that fails (the queue full behind a
+ * listener that stopped reading) fails alone, logged, the write
+ * committed. The
  * statements after a failing one do not run (an aborted transaction:
  * its COMMIT never goes, rolled back below).
  */
-#define PG_MARKED_COMMIT                                                       \
-	"SELECT set_config('carebase.wrote', CASE WHEN "                       \
-	"pg_current_xact_id_if_assigned() IS NULL THEN 'no' ELSE 'yes' END, "  \
-	"false); COMMIT; SELECT pg_notify('" STORE_CHANGES_CHANNEL "', '') "   \
+#define PG_MARKED_COMMIT                                                         \
+	"SELECT set_config('carebase.wrote', CASE WHEN "                         \
+	"pg_current_xact_id_if_assigned() IS NULL THEN 'no' ELSE 'yes' END, "    \
+	"false); COMMIT; SELECT set_config('synchronous_commit', 'off', true), " \
+	"pg_notify('" STORE_CHANGES_CHANNEL "', '') "                            \
 	"WHERE current_setting('carebase.wrote') = 'yes'"
 
 /* PG_MARKED_COMMIT sent and answered: as pg_query, *res the COMMIT's
@@ -621,9 +625,12 @@ pg_begin_now(struct conn *c)
 static int
 pg_commit_marked(struct conn *c, int *told, PGresult **res)
 {
-	PGresult *r;
-	int64_t	  deadline = pg_deadline(c);
-	int	  rc = OK, i, wrote = 0;
+	PGresult   *r;
+	const char *m;
+	char	    q[256];
+	int64_t	    deadline = pg_deadline(c);
+	int	    rc = OK, i, wrote = 0, committed = 0;
+	int	    lost = store_lost_peek();
 
 	*told = 0;
 	*res = NULL;
@@ -633,22 +640,24 @@ pg_commit_marked(struct conn *c, int *told, PGresult **res)
 		return (pg_result_status(c, NULL, "commit"));
 	for (i = 0;; i++) {
 		if (pg_next(c, deadline, "commit", &r) != OK) {
+			if (committed)
+				break; /* below: the write is in */
 			PQclear(*res);
 			*res = NULL;
 			return (ERR_DB);
 		}
 		if (r == NULL)
 			break;
-		if (i >= 2) {
+		if (i >= 2 || committed) {
 			/* The NOTIFY: the write is in whatever it says. */
-			if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+				m = PQresultErrorField(
+				    r, PG_DIAG_MESSAGE_PRIMARY);
 				log_warn("event=db_changes_untold db=postgres "
-					 "msg=\"%s\"",
-				    PQresultErrorField(
-					r, PG_DIAG_MESSAGE_PRIMARY)
-					? PQresultErrorField(
-					      r, PG_DIAG_MESSAGE_PRIMARY)
-					: "");
+					 "msg=%s",
+				    log_quote(
+					q, sizeof(q), m != NULL ? m : ""));
+			}
 			PQclear(r);
 			continue;
 		}
@@ -658,9 +667,27 @@ pg_commit_marked(struct conn *c, int *told, PGresult **res)
 			wrote = strcmp(PQgetvalue(r, 0, 0), "yes") == 0;
 		if (i == 1) {
 			*res = r; /* the COMMIT's */
+			committed =
+			    rc == OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
 			continue;
 		}
 		PQclear(r);
+	}
+	/*
+	 * The COMMIT answered, then the NOTIFY's answer lost (the server
+	 * gone under it, or its wait out): the write is in, untold to the
+	 * others (their TTL bounds it), told to this process (*told). The
+	 * connection is not used again; the loss is not the write's.
+	 */
+	if (committed &&
+	    (c->broken || PQstatus(PCONN(c)->pg) != CONNECTION_OK ||
+		PQtransactionStatus(PCONN(c)->pg) == PQTRANS_ACTIVE)) {
+		log_warn("event=db_changes_untold db=postgres "
+			 "msg=\"the connection was lost after the commit\"");
+		c->broken = 1;
+		store_lost_restore(lost);
+		*told = wrote;
+		return (OK);
 	}
 	if (rc == OK && *res == NULL)
 		rc = pg_result_status(c, NULL, "commit");

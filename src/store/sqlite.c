@@ -374,17 +374,20 @@ sq_commit(struct conn *c, int mark, int *told)
 	*told = mark &&
 	    (SCONN(c)->execs ||
 		sqlite3_total_changes64(db) != SCONN(c)->changes0);
-	/* Its table not there (0057 pending or undone) is expected;
-	 * anything else is worth a line: the write goes untold. */
-	if (*told && sq_ctl(c, SQ_MARK) != SQLITE_OK) {
-		if (strncmp(sqlite3_errmsg(db), "no such table", 13) == 0)
-			log_debug("event=db_changes_untold db=sqlite "
-				  "msg=\"%s\"",
-			    sqlite3_errmsg(db));
-		else
-			log_warn("event=db_changes_untold db=sqlite "
-				 "msg=\"%s\"",
-			    sqlite3_errmsg(db));
+	/* Its table not there (0057 pending or undone) is expected: the
+	 * write goes untold, and no process takes a page (none can read
+	 * the count). Anything else fails the commit: a write that cannot
+	 * be told is not made. */
+	if (*told && (rc = sq_ctl(c, SQ_MARK)) != SQLITE_OK) {
+		if (strncmp(sqlite3_errmsg(db), "no such table", 13) != 0) {
+			rc = sq_status(db, rc, "commit");
+			if (!sqlite3_get_autocommit(db))
+				sq_ctl(c, SQ_ROLLBACK);
+			*told = 0;
+			return (rc != OK ? rc : ERR_DB);
+		}
+		log_debug("event=db_changes_untold db=sqlite msg=\"%s\"",
+		    sqlite3_errmsg(db));
 	}
 	rc = sq_status(db, sq_ctl(c, SQ_COMMIT), "commit");
 	if (rc != OK && !sqlite3_get_autocommit(db))
@@ -820,8 +823,10 @@ sq_counter_past(sqlite3 *db, const char *table, int64_t before)
 	char	      sql[96];
 	int	      rc;
 
+	/* Far past both: a process's write between the read of before and
+	 * the restore's lock moved n on, perhaps more than once. */
 	snprintf(sql, sizeof(sql),
-	    "UPDATE %s SET n = max(n, ?) + 1 WHERE id = 1", table);
+	    "UPDATE %s SET n = max(n, ?) + 4294967296 WHERE id = 1", table);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return; /* a copy older than its migration: nothing keeps */
 	sqlite3_bind_int64(st, 1, before);
