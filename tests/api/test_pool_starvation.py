@@ -467,9 +467,12 @@ def test_backends_terminated_in_the_pool_answer_503_or_serve_never_500(start_ser
     still: partners_public_get)."""
     if psycopg2 is None:
         pytest.skip("python3-psycopg2 is not installed")
+    # No cache of sessions or of list pages: their listeners' connections,
+    # made again every second, would keep the backends from all ending.
     srv = start_server(db=db, env={"CAREBASE_POOL_MIN": "2", "CAREBASE_POOL_MAX": "2",
                                    "CAREBASE_JOB_WORKERS": "0",
-                                   "CAREBASE_SESSION_CACHE_SIZE": "0"})
+                                   "CAREBASE_SESSION_CACHE_SIZE": "0",
+                                   "CAREBASE_LIST_CACHE_SIZE": "0"})
     admin = person(srv, "admin", "admin")
     path = "/v1/venues"
     if read == "partner":
