@@ -2214,12 +2214,14 @@ class SilentRelay:
     passing them on (the server never
     sees them), for a silence at an exact point of the protocol;
     hold_at(pattern, after=other): the first match of pattern in bytes that
-    come after a match of other."""
+    come after a match of other. While refusing is set, each new connection
+    is closed at once (a server that cannot be reached)."""
 
     def __init__(self, host, port):
         self.target = (host, port)
         self.open = threading.Event()
         self.open.set()
+        self.refusing = threading.Event()
         self.socks = []
         self.hold = None
         self.after = None
@@ -2235,6 +2237,9 @@ class SilentRelay:
                 c, _ = self.lsock.accept()
             except OSError:
                 return
+            if self.refusing.is_set():
+                c.close()
+                continue
             u = socket.create_connection(self.target)
             self.socks += [c, u]
             for src, dst, up in ((c, u, True), (u, c, False)):

@@ -9,8 +9,6 @@ that pages are taken from the cache (its hits grow), so none passes with
 the cache off, and then that what was written shows all the same."""
 import json
 import re
-import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -322,28 +320,14 @@ def test_with_no_pages_every_list_is_read(start_server, db):
     assert got["bytes"] == 0
 
 
-class RefusingRelay(SilentRelay):
-    """A relay that, while refusing, closes each new connection at once (a
-    server that cannot be reached): a listener through it cannot listen
-    again until it accepts."""
-
-    def __init__(self, host, port):
-        self.refusing = threading.Event()
-        super().__init__(host, port)
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            if self.refusing.is_set():
-                c.close()
-                continue
-            u = socket.create_connection(self.target)
-            self.socks += [c, u]
-            for src, dst, up in ((c, u, True), (u, c, False)):
-                threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True).start()
+def shown_uncached(srv, who, session, notes):
+    """Three lists through srv, each read from the database (no page taken,
+    the cache not in use), each showing session's shared notes as notes."""
+    h = hits(srv)
+    for _ in range(3):
+        assert rows(srv, who)[session["id"]]["shared_notes"] == notes
+    assert hits(srv) == h, "a page taken while the cache was not in use"
+    assert counts(srv)["usable"] == 0
 
 
 def terminate_listener(db):
@@ -371,7 +355,7 @@ def test_a_listener_terminated_takes_no_page_until_it_listens_again(start_server
     if psycopg2 is None:
         pytest.skip("python3-psycopg2 is not installed")
     u = urlsplit(db.url)
-    relay = RefusingRelay(u.hostname, u.port)
+    relay = SilentRelay(u.hostname, u.port)  # refusing: see conftest
     try:
         listen_url = db.url.replace(f"@{u.hostname}:{u.port}/", f"@127.0.0.1:{relay.port}/")
         assert listen_url != db.url
@@ -393,12 +377,7 @@ def test_a_listener_terminated_takes_no_page_until_it_listens_again(start_server
         r = b.request("PATCH", f"{LIST}/{c['s_ann']['id']}", headers=hdr(t),
                       json={"shared_notes": "while a was deaf"})
         assert r.status_code == 200, r.text
-        h = hits(a)
-        for _ in range(3):
-            got = rows(a, t)
-            assert got[c["s_ann"]["id"]]["shared_notes"] == "while a was deaf"
-        assert hits(a) == h, "a page taken while the listener was not listening"
-        assert counts(a)["usable"] == 0
+        shown_uncached(a, t, c["s_ann"], "while a was deaf")
         # Listening again: the page kept before the loss is not answered.
         relay.refusing.clear()
         wait_until(lambda: a.log().count(READY) >= 2, timeout=15, what="listening again")
@@ -431,12 +410,7 @@ def test_migration_0057_undone_while_serving_leaves_lists_right(start_server, db
     r = a.request("PATCH", f"{LIST}/{c['s_ann']['id']}", headers=hdr(t),
                   json={"shared_notes": "after the undo"})
     assert r.status_code == 200, r.text
-    h = hits(a)
-    for _ in range(3):
-        got = rows(a, t)
-        assert got[c["s_ann"]["id"]]["shared_notes"] == "after the undo"
-    assert hits(a) == h
-    assert counts(a)["usable"] == 0
+    shown_uncached(a, t, c["s_ann"], "after the undo")
     assert "event=list_cache_off reason=no_count" in a.log()
     new = booked(a, c, c["bea"], 6)
     assert new["id"] in rows(a, t)
