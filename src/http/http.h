@@ -156,6 +156,10 @@ struct request {
 	 * when a handler begins: see http_read_tx.
 	 */
 	struct tx *tx;
+	/* 1: authentication may keep its read transaction for the handler
+	 * (http_read_tx_keep): set by the dispatcher for a request with no
+	 * body whose caller is checked right before its handler runs. */
+	int tx_keep;
 	/*
 	 * The caller, set by the dispatcher before the handler runs: never
 	 * NULL for a route not marked ROUTE_PUBLIC. On a public route it
@@ -287,6 +291,20 @@ int http_authenticate(struct request *);
 int http_read_tx(struct request *, struct tx **out);
 /* End it now (accepts a request without one). */
 void http_read_tx_end(struct request *);
+/*
+ * Done with it for now: on SQLite, when req->tx_keep says the handler
+ * comes next on this thread, kept aside for it (store_tx_park: ended by
+ * any other transaction this thread begins first), else ended. A GET
+ * then reads in the snapshot its caller was checked in, and pays one
+ * BEGIN and one ROLLBACK, not two.
+ */
+void http_read_tx_keep(struct request *);
+/*
+ * The transaction kept aside for the handler, taken over (OK, *out the
+ * caller's to commit or roll back); ERR_NOT_FOUND when none is, and the
+ * caller begins its own.
+ */
+int http_read_tx_take(struct request *, struct tx **out);
 
 /* Respond with a JSON value; steals the reference to body. */
 void http_json(struct request *, int status, json_t *body);

@@ -61,9 +61,10 @@ struct hreq {
 	const char	      *origin; /* Origin when allowed, or NULL */
 	struct buf	       body;
 	int64_t		       start_ns;
-	int		       started;	 /* headers seen */
-	int		       err;	 /* pending problem (enum status) */
-	const char	      *err_code; /* NULL = err_code(err) */
+	int		       started;	    /* headers seen */
+	int		       admit_later; /* hreq_dispatch checks */
+	int		       err;	    /* pending problem (enum status) */
+	const char	      *err_code;    /* NULL = err_code(err) */
 	const char	      *err_detail;
 	int		       allow; /* methods at this path */
 	int		       route_id;

@@ -311,7 +311,18 @@ hreq_begin(struct hreq *h, const char *method)
 
 	/* Who is calling, before anything else about the request (and
 	 * before any byte of a body is held). */
-	if (!(h->flags & ROUTE_PUBLIC)) {
+	/*
+	 * A GET or HEAD with no body and no check of a body to come, on a
+	 * route the slow pool does not take: checked by hreq_dispatch right
+	 * before its handler, on the same thread, so that authentication's
+	 * read transaction can be the handler's too (nothing below can
+	 * refuse such a request, so the answer is the same).
+	 */
+	if (!(h->flags & ROUTE_PUBLIC) && !h->body_coming &&
+	    (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+	    !(h->flags & (ROUTE_SLOW | ROUTE_JSON_BODY | ROUTE_RAW_BODY)))
+		h->admit_later = 1;
+	else if (!(h->flags & ROUTE_PUBLIC)) {
 		hreq_admit(h);
 		if (h->err != 0)
 			return;
@@ -427,7 +438,10 @@ hreq_admit(struct hreq *h)
 	    h->rt->admit != NULL && (rc = h->rt->admit(req)) != OK &&
 	    !req->responded)
 		http_problem(req, rc, NULL, "The request was refused.");
-	http_read_tx_end(req);
+	if (rc == OK)
+		http_read_tx_keep(req); /* ended unless req->tx_keep */
+	else
+		http_read_tx_end(req);
 	if (rc != OK)
 		hreq_fail(h, rc, NULL, "");
 }
@@ -482,7 +496,21 @@ hreq_dispatch(struct hreq *h)
 			return;
 		}
 	}
+	/* Checked here (hreq_begin put it off): its read transaction is
+	 * kept for the handler, which runs next on this thread. */
+	if (h->admit_later) {
+		h->admit_later = 0;
+		req->tx_keep = 1;
+		hreq_admit(h);
+		req->tx_keep = 0;
+		if (h->err != 0) {
+			http_problem(
+			    req, h->err, h->err_code, "%s", h->err_detail);
+			return;
+		}
+	}
 	if (http_gate(req) != OK) {
+		http_read_tx_end(req);
 		if (!req->responded)
 			http_problem(req, ERR_UNAVAILABLE, NULL,
 			    "The request was refused.");
@@ -554,10 +582,35 @@ http_response_clear(struct request *req)
 void
 http_read_tx_end(struct request *req)
 {
+	store_tx_unpark(&req->tx);
 	if (req->tx != NULL) {
 		store_tx_rollback(req->tx);
 		req->tx = NULL;
 	}
+}
+
+void
+http_read_tx_keep(struct request *req)
+{
+	if (req->tx == NULL)
+		return;
+	if (!req->tx_keep || store_tx_dialect(req->tx) != STORE_SQLITE) {
+		http_read_tx_end(req);
+		return;
+	}
+	store_tx_park(&req->tx);
+}
+
+int
+http_read_tx_take(struct request *req, struct tx **out)
+{
+	*out = NULL;
+	if (!store_tx_parked(&req->tx))
+		return (ERR_NOT_FOUND);
+	store_tx_unpark(&req->tx);
+	*out = req->tx;
+	req->tx = NULL;
+	return (OK);
 }
 
 int
@@ -565,6 +618,8 @@ http_read_tx(struct request *req, struct tx **out)
 {
 	int rc;
 
+	/* Kept aside (http_read_tx_keep): the caller's again. */
+	store_tx_unpark(&req->tx);
 	if (req->tx == NULL &&
 	    (rc = store_tx_begin(req->db, STORE_TX_READ, &req->tx)) != OK) {
 		req->tx = NULL;

@@ -428,7 +428,9 @@ http_gate(struct request *req)
 	if (gate == NULL)
 		return (OK);
 	rc = gate(req);
-	http_read_tx_end(req);
+	/* Kept aside for the handler and not taken by the gate: still so. */
+	if (!store_tx_parked(&req->tx))
+		http_read_tx_end(req);
 	return (rc);
 }
 
@@ -444,9 +446,10 @@ http_authenticate(struct request *req)
 	req->auth_ran = 1;
 	req->auth_rc = authenticator != NULL ? authenticator(req, &who) : OK;
 	req->caller = req->auth_rc == OK ? who : NULL;
-	/* Its read transaction ends with it: a handler that authenticates
-	 * (a public route's optional sign-in) then begins its own. */
-	http_read_tx_end(req);
+	/* Its read transaction ends with it (a handler that authenticates,
+	 * a public route's optional sign-in, then begins its own), or is
+	 * kept for the handler when the dispatcher says it may. */
+	http_read_tx_keep(req);
 	return (req->auth_rc);
 }
 

@@ -324,6 +324,10 @@ store_render(struct buf *b, struct store *db)
 	    "for the database server's answer (PostgreSQL).\n"
 	    "# TYPE carebase_db_round_trips_total counter\n"
 	    "carebase_db_round_trips_total %llu\n"
+	    "# HELP carebase_db_transactions_total Transactions begun (a "
+	    "GET's handler reads in its caller's check's on SQLite).\n"
+	    "# TYPE carebase_db_transactions_total counter\n"
+	    "carebase_db_transactions_total %llu\n"
 	    "# HELP carebase_mail_sent_total Mail messages handed to the SMTP "
 	    "server.\n"
 	    "# TYPE carebase_mail_sent_total counter\n"
@@ -336,7 +340,8 @@ store_render(struct buf *b, struct store *db)
 	    ss.open, ss.in_use, (long long)config.pool_max,
 	    (unsigned long long)ss.waits, (unsigned long long)ss.writer_waits,
 	    (unsigned long long)ss.nested, (unsigned long long)ss.round_trips,
-	    (unsigned long long)sent, (unsigned long long)failed);
+	    (unsigned long long)ss.transactions, (unsigned long long)sent,
+	    (unsigned long long)failed);
 	if (rc != OK || (rc = inbox_metrics(b)) != OK)
 		return (rc);
 	return (jobs_render(b, db));

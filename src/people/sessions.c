@@ -563,11 +563,13 @@ people_authenticate(struct request *req, struct principal **out)
 	/* Kept once the request may go on with it, grants read. */
 	if (!hit && session_usable(&lk, now))
 		people_session_cache_put(hash, &lk, gen, now);
-	/* The lookup's read transaction ends before the touch's write
-	 * begins: never two pooled connections at once. */
-	http_read_tx_end(req);
 	step = people_activity_step(lk.idle_timeout_ms);
 	if (now - lk.last_activity_at >= step) {
+		/* The lookup's read transaction ends before the touch's
+		 * write begins: never two pooled connections at once.
+		 * Without a touch it goes on (http_authenticate keeps it
+		 * for the handler or ends it). */
+		http_read_tx_end(req);
 		/* The touch's COMMIT unanswered is not the request's: a
 		 * read, or a write that later fails, is no change of unknown
 		 * outcome (store_lost_side_write). */

@@ -47,11 +47,13 @@
  * was hashed, so they keep verifying.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "core/err.h"
@@ -91,8 +93,9 @@ struct audit_row {
 	const char *request_id;
 };
 
-static void hash_field(crypto_hash_sha256_state *, const char *);
-static void hash_int(crypto_hash_sha256_state *, int64_t);
+struct hasher;
+static void hash_field(struct hasher *, const char *);
+static void hash_int(struct hasher *, int64_t);
 static void audit_hash(
     const char *, const struct audit_row *, char[AUDIT_HASH_LEN]);
 static void	   agent_clean(const char *, char *, size_t);
@@ -113,8 +116,39 @@ static int     verify_page(
 	struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
 static struct audit_pending *pending_pack(const struct audit_row *);
 
+/*
+ * SHA-256 by OpenSSL's libcrypto, whose code uses the processor's SHA
+ * instructions where there are some (four times libsodium's portable
+ * code here: the audit writer hashes every row it appends); libsodium's
+ * when libcrypto cannot (the row hashed again by it). The same digest
+ * either way.
+ */
+struct hasher {
+	EVP_MD_CTX		*evp; /* NULL: s */
+	crypto_hash_sha256_state s;
+	int			 failed; /* an EVP call failed */
+};
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD	     *sha256_md;
+
 static void
-hash_field(crypto_hash_sha256_state *h, const char *s)
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void
+hasher_update(struct hasher *h, const unsigned char *p, size_t n)
+{
+	if (h->evp == NULL)
+		crypto_hash_sha256_update(&h->s, p, n);
+	else if (!h->failed && EVP_DigestUpdate(h->evp, p, n) != 1)
+		h->failed = 1;
+}
+
+static void
+hash_field(struct hasher *h, const char *s)
 {
 	unsigned char hdr[9];
 	uint64_t      n;
@@ -122,19 +156,19 @@ hash_field(crypto_hash_sha256_state *h, const char *s)
 
 	if (s == NULL) {
 		hdr[0] = 0;
-		crypto_hash_sha256_update(h, hdr, 1);
+		hasher_update(h, hdr, 1);
 		return;
 	}
 	n = strlen(s);
 	hdr[0] = 1;
 	for (i = 0; i < 8; i++)
 		hdr[1 + i] = (unsigned char)(n >> (56 - 8 * i));
-	crypto_hash_sha256_update(h, hdr, sizeof(hdr));
-	crypto_hash_sha256_update(h, (const unsigned char *)s, n);
+	hasher_update(h, hdr, sizeof(hdr));
+	hasher_update(h, (const unsigned char *)s, n);
 }
 
 static void
-hash_int(crypto_hash_sha256_state *h, int64_t v)
+hash_int(struct hasher *h, int64_t v)
 {
 	char s[24];
 
@@ -143,27 +177,48 @@ hash_int(crypto_hash_sha256_state *h, int64_t v)
 }
 
 static void
+hash_row(struct hasher *h, const char *prev_hash, const struct audit_row *r)
+{
+	hash_field(h, prev_hash);
+	hash_int(h, r->seq);
+	hash_field(h, r->id);
+	hash_int(h, r->at);
+	hash_field(h, r->actor_ref);
+	hash_field(h, r->actor_role);
+	hash_field(h, r->action);
+	hash_field(h, r->entity_type);
+	hash_field(h, r->entity_id);
+	hash_field(h, r->changes);
+	hash_field(h, r->ip);
+	hash_field(h, r->user_agent);
+	hash_field(h, r->request_id);
+}
+
+static void
 audit_hash(
     const char *prev_hash, const struct audit_row *r, char out[AUDIT_HASH_LEN])
 {
-	crypto_hash_sha256_state h;
-	unsigned char		 d[crypto_hash_sha256_BYTES];
+	struct hasher h;
+	unsigned char d[crypto_hash_sha256_BYTES];
+	unsigned int  n = 0;
 
-	crypto_hash_sha256_init(&h);
-	hash_field(&h, prev_hash);
-	hash_int(&h, r->seq);
-	hash_field(&h, r->id);
-	hash_int(&h, r->at);
-	hash_field(&h, r->actor_ref);
-	hash_field(&h, r->actor_role);
-	hash_field(&h, r->action);
-	hash_field(&h, r->entity_type);
-	hash_field(&h, r->entity_id);
-	hash_field(&h, r->changes);
-	hash_field(&h, r->ip);
-	hash_field(&h, r->user_agent);
-	hash_field(&h, r->request_id);
-	crypto_hash_sha256_final(&h, d);
+	memset(&h, 0, sizeof(h));
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md != NULL && (h.evp = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(h.evp, sha256_md, NULL) == 1) {
+		hash_row(&h, prev_hash, r);
+		if (!h.failed && EVP_DigestFinal_ex(h.evp, d, &n) == 1 &&
+		    n == sizeof(d)) {
+			EVP_MD_CTX_free(h.evp);
+			hex_encode(d, sizeof(d), out);
+			return;
+		}
+	}
+	EVP_MD_CTX_free(h.evp);
+	memset(&h, 0, sizeof(h));
+	crypto_hash_sha256_init(&h.s);
+	hash_row(&h, prev_hash, r);
+	crypto_hash_sha256_final(&h.s, d);
 	hex_encode(d, sizeof(d), out);
 }
 
@@ -341,6 +396,32 @@ audit_prepare(struct tx *tx, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes, int stranger, struct audit_pending **out)
 {
+	char *cj;
+	int   rc;
+
+	*out = NULL;
+	if ((cj = audit_changes_text(changes)) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_prepare_text(
+	    tx, who, req, action, entity_type, entity_id, cj, stranger, out);
+	free(cj);
+	return (rc);
+}
+
+char *
+audit_changes_text(json_t *changes)
+{
+	if (changes == NULL)
+		return (strdup("{}"));
+	return (json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS));
+}
+
+int
+audit_prepare_text(struct tx *tx, const struct principal *who,
+    struct request *req, const char *action, const char *entity_type,
+    const char *entity_id, const char *changes, int stranger,
+    struct audit_pending **out)
+{
 	struct audit_row r;
 	char		 id[UUID_STR_LEN], agent[AUDIT_AGENT_MAX + 1];
 	char		*cj = NULL, *kept_ip = NULL, *kept_agent = NULL;
@@ -348,13 +429,9 @@ audit_prepare(struct tx *tx, const struct principal *who, struct request *req,
 	int		 rc = OK, self = 0;
 
 	*out = NULL;
-	if (action == NULL || entity_type == NULL)
+	if (action == NULL || entity_type == NULL || changes == NULL)
 		return (ERR_INTERNAL);
-	if (changes == NULL)
-		cj = strdup("{}");
-	else
-		cj = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
-	if (cj == NULL)
+	if ((cj = strdup(changes)) == NULL)
 		return (ERR_NOMEM);
 	memset(&r, 0, sizeof(r));
 	r.at = time_now_ms();

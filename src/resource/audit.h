@@ -59,6 +59,17 @@ int audit_read(struct tx *, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes);
 /*
+ * The same, of changes already made text by audit_changes_text: a read
+ * answered again from what a process kept (list_cache.c) audits the rows
+ * it names without parsing and serialising them once more.
+ */
+int audit_read_text(struct tx *, const struct principal *who,
+    struct request *req, const char *action, const char *entity_type,
+    const char *entity_id, const char *changes);
+/* An audit row's changes as the log keeps them (compact, keys sorted;
+ * "{}" for NULL): a new string, NULL when out of memory. */
+char *audit_changes_text(json_t *changes);
+/*
  * Wait until every row this process queued before the call is in the
  * log (up to db_busy_timeout_ms, then ERR_BUSY): before reading the log.
  * Call it holding no transaction.

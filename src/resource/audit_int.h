@@ -44,6 +44,11 @@ struct audit_pending {
 int audit_prepare(struct tx *, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes, int stranger, struct audit_pending **out);
+/* The same of changes as audit_changes_text made them. */
+int audit_prepare_text(struct tx *, const struct principal *who,
+    struct request *req, const char *action, const char *entity_type,
+    const char *entity_id, const char *changes, int stranger,
+    struct audit_pending **out);
 /* Append rows[0..n) at the chain's end, in order, in tx (a write
  * transaction); serialised as audit_append is. The last row's seq and
  * hash into *end_seq and end_hash unless end_seq is NULL. */

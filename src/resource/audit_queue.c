@@ -155,6 +155,29 @@ audit_read(struct tx *tx, const struct principal *who, struct request *req,
 	return (queue_push(store_tx_store(tx), req, p, 0));
 }
 
+int
+audit_read_text(struct tx *tx, const struct principal *who, struct request *req,
+    const char *action, const char *entity_type, const char *entity_id,
+    const char *changes)
+{
+	struct audit_pending *p = NULL;
+	json_t		     *ch;
+	int		      rc;
+
+	if (store_tx_writes(tx)) {
+		if ((ch = json_loads(changes, 0, NULL)) == NULL)
+			return (ERR_NOMEM);
+		rc = audit_append(
+		    tx, who, req, action, entity_type, entity_id, ch);
+		json_decref(ch);
+		return (rc);
+	}
+	if ((rc = audit_prepare_text(tx, who, req, action, entity_type,
+		 entity_id, changes, 0, &p)) != OK)
+		return (rc);
+	return (queue_push(store_tx_store(tx), req, p, 0));
+}
+
 /*
  * The writer is behind (under q_mu): audit_fail_max failed writes in a
  * row, or the oldest row queued longer ago than audit_queue_age_ms.
@@ -274,7 +297,8 @@ queue_push(
 	else
 		q_head = p;
 	q_tail = p;
-	if (q_n++ == 0)
+	/* The writer waits for a first row, then for a batch's worth. */
+	if (q_n++ == 0 || q_n == AUDIT_BATCH_MAX)
 		pthread_cond_signal(&q_work);
 	p = NULL;
 out:
@@ -386,10 +410,12 @@ writer_main(void *arg)
 		if (q_head == NULL)
 			break; /* stopping, all written */
 		/* Gather for a flush interval: readers meanwhile join the
-		 * batch. A hurry or the stop cuts it short. */
+		 * batch. A hurry, the stop or a full batch (rows come
+		 * faster than one a flush interval takes: waiting more
+		 * would only fill the queue) cuts it short. */
 		deadline_in(&ts,
 		    setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT));
-		while (!q_hurry && !q_stopping)
+		while (!q_hurry && !q_stopping && q_n < AUDIT_BATCH_MAX)
 			if (pthread_cond_timedwait(&q_work, &q_mu, &ts) ==
 			    ETIMEDOUT)
 				break;

@@ -65,10 +65,12 @@ struct page {
 	size_t	 keylen;
 	char	*body;
 	size_t	 len;
-	char	*ids; /* JSON text, or NULL */
-	size_t	 idslen;
-	int64_t	 stamp;
-	int64_t	 at_ms; /* monotonic, when kept */
+	/* The audit row's changes and entity id, each ended by a NUL (both
+	 * empty: the page's read is audited by no row). */
+	char   *audit;
+	size_t	auditlen;
+	int64_t stamp;
+	int64_t at_ms; /* monotonic, when kept */
 };
 
 static pthread_mutex_t	      start_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -297,30 +299,30 @@ page_wipe(struct page *p)
 {
 	if (p->key == NULL)
 		return;
-	bytes -= p->len + p->idslen;
+	bytes -= p->len + p->auditlen;
 	sodium_memzero(p->body, p->len);
 	free(p->body);
-	if (p->ids != NULL) {
-		sodium_memzero(p->ids, p->idslen);
-		free(p->ids);
-	}
+	sodium_memzero(p->audit, p->auditlen);
+	free(p->audit);
 	free(p->key);
 	memset(p, 0, sizeof(*p));
 }
 
 int
 list_cache_get(struct request *req, const char *key, size_t keylen,
-    int64_t stamp, const char **body, size_t *len, json_t **ids)
+    int64_t stamp, const char **body, size_t *len, const char **changes,
+    const char **entity)
 {
 	struct page *p;
-	char	    *copy = NULL, *idtext = NULL;
+	char	    *copy = NULL, *audit = NULL;
 	uint64_t     h = key_hash(key, keylen);
 	int64_t	     now = mono_ms();
 	int	     rc = ERR_NOT_FOUND;
 
 	*body = NULL;
 	*len = 0;
-	*ids = NULL;
+	*changes = NULL;
+	*entity = NULL;
 	pthread_mutex_lock(&cache_mu);
 	if (npages == 0 || !atomic_load(&usable))
 		goto out;
@@ -340,24 +342,22 @@ list_cache_get(struct request *req, const char *key, size_t keylen,
 	}
 	rc = ERR_NOMEM;
 	if ((copy = arena_alloc(req->arena, p->len + 1)) == NULL ||
-	    (p->ids != NULL &&
-		(idtext = arena_alloc(req->arena, p->idslen + 1)) == NULL))
+	    (audit = arena_alloc(req->arena, p->auditlen)) == NULL)
 		goto out;
 	memcpy(copy, p->body, p->len);
 	copy[p->len] = '\0';
 	*len = p->len;
-	if (idtext != NULL) {
-		memcpy(idtext, p->ids, p->idslen);
-		idtext[p->idslen] = '\0';
-	}
+	memcpy(audit, p->audit, p->auditlen);
 	rc = OK;
 out:
 	pthread_mutex_unlock(&cache_mu);
-	if (rc == OK && idtext != NULL &&
-	    (*ids = json_loadb(idtext, strlen(idtext), 0, NULL)) == NULL)
-		rc = ERR_NOMEM;
 	if (rc == OK) {
 		*body = copy;
+		if (audit[0] != '\0') {
+			*changes = audit;
+			if (audit[strlen(audit) + 1] != '\0')
+				*entity = audit + strlen(audit) + 1;
+		}
 		atomic_fetch_add(&hits, 1);
 	} else
 		atomic_fetch_add(&misses, 1);
@@ -366,29 +366,35 @@ out:
 
 void
 list_cache_put(const char *key, size_t keylen, int64_t stamp, const char *body,
-    size_t len, json_t *ids)
+    size_t len, const char *changes, const char *entity)
 {
 	struct page np, *p;
-	char	   *idtext = NULL;
+	size_t	    clen, elen;
 	uint64_t    h = key_hash(key, keylen);
 
 	if (len > PAGE_MAX || !atomic_load(&usable))
 		return;
 	memset(&np, 0, sizeof(np));
-	if (ids != NULL && (idtext = json_dumps(ids, JSON_COMPACT)) == NULL)
-		return;
+	clen = changes != NULL ? strlen(changes) : 0;
+	elen = changes != NULL && entity != NULL ? strlen(entity) : 0;
 	np.hash = h;
 	np.keylen = keylen;
 	np.len = len;
-	np.ids = idtext;
-	np.idslen = idtext != NULL ? strlen(idtext) : 0;
+	np.auditlen = clen + elen + 2;
 	np.stamp = stamp;
 	np.at_ms = mono_ms();
 	if ((np.key = malloc(keylen)) == NULL ||
-	    (np.body = malloc(len > 0 ? len : 1)) == NULL)
+	    (np.body = malloc(len > 0 ? len : 1)) == NULL ||
+	    (np.audit = malloc(np.auditlen)) == NULL)
 		goto fail;
 	memcpy(np.key, key, keylen);
 	memcpy(np.body, body, len);
+	if (clen > 0)
+		memcpy(np.audit, changes, clen);
+	np.audit[clen] = '\0';
+	if (elen > 0)
+		memcpy(np.audit + clen + 1, entity, elen);
+	np.audit[clen + 1 + elen] = '\0';
 	pthread_mutex_lock(&cache_mu);
 	/* Off meanwhile (wipe_all ran): nothing kept after it. */
 	if (npages == 0 || !atomic_load(&usable)) {
@@ -398,14 +404,14 @@ list_cache_put(const char *key, size_t keylen, int64_t stamp, const char *body,
 	p = &pages[h & (npages - 1)];
 	page_wipe(p);
 	sweep_locked(np.at_ms, stamp,
-	    bytes + len + np.idslen > (size_t)config.list_cache_bytes);
-	if (bytes + len + np.idslen > (size_t)config.list_cache_bytes) {
+	    bytes + len + np.auditlen > (size_t)config.list_cache_bytes);
+	if (bytes + len + np.auditlen > (size_t)config.list_cache_bytes) {
 		pthread_mutex_unlock(&cache_mu);
 		atomic_fetch_add(&refused, 1);
 		goto fail;
 	}
 	*p = np;
-	bytes += len + np.idslen;
+	bytes += len + np.auditlen;
 	pthread_mutex_unlock(&cache_mu);
 	atomic_fetch_add(&kept, 1);
 	return;
@@ -414,9 +420,9 @@ fail:
 		sodium_memzero(np.body, len);
 	free(np.body);
 	free(np.key);
-	if (idtext != NULL)
-		sodium_memzero(idtext, np.idslen);
-	free(idtext);
+	if (np.audit != NULL)
+		sodium_memzero(np.audit, np.auditlen);
+	free(np.audit);
 }
 
 /*

@@ -5,7 +5,6 @@
 #ifndef RESOURCE_LIST_CACHE_H
 #define RESOURCE_LIST_CACHE_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,16 +44,18 @@ int list_cache_clock(struct store *, int64_t *stamp);
 
 /*
  * The page kept under key and stamp, not older than list_cache_ttl_ms:
- * OK with its body copied into req's arena (*body, *len) and *ids the
- * ids its audit row names (a new reference, NULL when it has none; see
- * rows_read_audit), ERR_NOT_FOUND when none is.
+ * OK with its body copied into req's arena (*body, *len) and the audit
+ * row its read stands for (*changes as audit_changes_text made it,
+ * *entity its entity id; NULL when none), ERR_NOT_FOUND when none is.
  */
 int list_cache_get(struct request *, const char *key, size_t keylen,
-    int64_t stamp, const char **body, size_t *len, json_t **ids);
+    int64_t stamp, const char **body, size_t *len, const char **changes,
+    const char **entity);
 
-/* Keep a page read under stamp (copied; ids may be NULL). */
+/* Keep a page read under stamp, with its audit row's changes text and
+ * entity id (copied; either may be NULL). */
 void list_cache_put(const char *key, size_t keylen, int64_t stamp,
-    const char *body, size_t len, json_t *ids);
+    const char *body, size_t len, const char *changes, const char *entity);
 
 /* At the end of serve: the listener stopped, every page wiped. */
 void list_cache_stop(void);

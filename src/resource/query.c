@@ -150,27 +150,44 @@ read_ids(const struct rdef *rd, json_t *rows, json_t **ids, const char **one)
 	return (OK);
 }
 
-/* The read of ids (read_ids) audited: one row naming them. */
+/*
+ * The audit row of a read of ids (read_ids): *changes its changes as the
+ * log keeps them (a new string; NULL when there are no ids), *entity the
+ * id when it is the only one (borrowed from ids).
+ */
 static int
-ids_read_audit(struct tx *tx, const struct rdef *rd,
-    const struct principal *who, struct request *req, json_t *ids)
+ids_audit_text(json_t *ids, char **changes, const char **entity)
 {
 	json_t *ch;
-	char	action[96];
-	int	rc;
 
+	*changes = NULL;
+	*entity = NULL;
 	if (ids == NULL || json_array_size(ids) == 0)
 		return (OK);
-	snprintf(action, sizeof(action), "%s.read", rd->res->name);
 	if ((ch = json_pack("{s:O}", "ids", ids)) == NULL)
 		return (ERR_NOMEM);
-	rc = audit_read(tx, who, req, action, rd->res->name,
-	    json_array_size(ids) == 1
-		? json_string_value(json_array_get(ids, 0))
-		: NULL,
-	    ch);
+	*changes = audit_changes_text(ch);
 	json_decref(ch);
-	return (rc);
+	if (*changes == NULL)
+		return (ERR_NOMEM);
+	if (json_array_size(ids) == 1)
+		*entity = json_string_value(json_array_get(ids, 0));
+	return (OK);
+}
+
+/* That row queued (audit_read_text); none when changes is NULL. */
+static int
+ids_read_audit(struct tx *tx, const struct rdef *rd,
+    const struct principal *who, struct request *req, const char *changes,
+    const char *entity)
+{
+	char action[96];
+
+	if (changes == NULL)
+		return (OK);
+	snprintf(action, sizeof(action), "%s.read", rd->res->name);
+	return (audit_read_text(
+	    tx, who, req, action, rd->res->name, entity, changes));
 }
 
 int
@@ -178,12 +195,14 @@ rows_read_audit(struct tx *tx, const struct rdef *rd,
     const struct principal *who, struct request *req, json_t *rows)
 {
 	json_t	   *ids;
-	const char *one;
+	const char *one, *entity;
+	char	   *changes = NULL;
 	int	    rc;
 
-	if ((rc = read_ids(rd, rows, &ids, &one)) != OK)
-		return (rc);
-	rc = ids_read_audit(tx, rd, who, req, ids);
+	if ((rc = read_ids(rd, rows, &ids, &one)) == OK &&
+	    (rc = ids_audit_text(ids, &changes, &entity)) == OK)
+		rc = ids_read_audit(tx, rd, who, req, changes, entity);
+	free(changes);
 	json_decref(ids);
 	return (rc);
 }
@@ -227,20 +246,17 @@ static int
 list_cached(struct request *req, struct tx *tx, const struct rdef *rd,
     const struct principal *who, const struct buf *key, int64_t stamp)
 {
-	const char *body;
-	json_t	   *ids;
+	const char *body, *changes, *entity;
 	size_t	    len;
 	int	    rc;
 
-	if ((rc = list_cache_get(
-		 req, key->data, key->len, stamp, &body, &len, &ids)) != OK)
+	if ((rc = list_cache_get(req, key->data, key->len, stamp, &body, &len,
+		 &changes, &entity)) != OK)
 		return (rc == ERR_NOMEM ? ERR_NOT_FOUND : rc);
-	if ((rc = ids_read_audit(tx, rd, who, req, ids)) != OK) {
-		json_decref(ids);
+	if ((rc = ids_read_audit(tx, rd, who, req, changes, entity)) != OK) {
 		store_tx_rollback(tx);
 		return (rc);
 	}
-	json_decref(ids);
 	if ((rc = store_tx_commit(tx)) != OK)
 		return (rc == ERR_NOT_FOUND ? ERR_DB : rc);
 	http_send(req, 200, "application/json", body, len);
@@ -938,7 +954,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	struct picks	    picks, *pk = NULL;
 	struct buf	    sql, key;
 	json_t		   *data = NULL, *row, *last = NULL, *ids = NULL;
-	const char	   *one;
+	const char	   *one, *entity = NULL;
+	char		   *changes = NULL;
 	char		   *cur = NULL, lastid[UUID_STR_LEN];
 	char		    previd[UUID_STR_LEN];
 	const char	   *select;
@@ -975,7 +992,10 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	if (sqltext == NULL &&
 	    (rd->nbranch[scope] > 1 || rd->res->before_list != NULL))
 		kind |= STORE_TX_SNAPSHOT;
-	if ((rc = store_tx_begin(req->db, kind, &tx)) != OK)
+	/* On SQLite the caller's check's read transaction, when it was
+	 * kept for this request (http_read_tx_keep): a snapshot as any. */
+	if (http_read_tx_take(req, &tx) != OK &&
+	    (rc = store_tx_begin(req->db, kind, &tx)) != OK)
 		goto out;
 	if (key.len > 0 && store_dialect(req->db) != STORE_POSTGRES)
 		stamped = list_cache_stamp(req->db, tx, &stamp) == OK;
@@ -1052,7 +1072,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	if (rc != STORE_ROW && rc != STORE_DONE)
 		goto out;
 	if ((rc = read_ids(rd, data, &ids, &one)) != OK ||
-	    (rc = ids_read_audit(tx, rd, who, req, ids)) != OK)
+	    (rc = ids_audit_text(ids, &changes, &entity)) != OK ||
+	    (rc = ids_read_audit(tx, rd, who, req, changes, entity)) != OK)
 		goto out;
 	/* Id-paged (no spec): the cursor is the last id as it is. */
 	if (more && spec == NULL && (cur = strdup(lastid)) == NULL) {
@@ -1071,13 +1092,14 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	    json_pack("{s:O,s:s?}", "data", data, "next_cursor", cur));
 	if (stamped && req->status == 200 && req->resp_body != NULL)
 		list_cache_put(key.data, key.len, stamp, req->resp_body,
-		    req->resp_len, ids);
+		    req->resp_len, changes, entity);
 	rc = OK;
 out:
 	store_tx_rollback(tx);
 	keycache_wipe(&kc);
 	buf_free(&sql);
 	buf_free(&key);
+	free(changes);
 	json_decref(ids);
 	json_decref(data);
 	json_decref(last);

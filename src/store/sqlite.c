@@ -36,6 +36,7 @@ struct sqlite_conn {
 	struct conn   c; /* first */
 	sqlite3	     *db;
 	sqlite3_stmt *ctl[SQ_NCTL]; /* prepared once: BEGIN, COMMIT, ... */
+	sqlite3_stmt *count;	    /* sq_changes_count's */
 	int	      query_only;   /* PRAGMA query_only in force */
 	/* The transaction's start: rows changed by then, and whether a
 	 * script ran since (DDL changes no row). */
@@ -90,6 +91,7 @@ static int64_t sq_counter(sqlite3 *, const char *);
 static void    sq_counter_past(sqlite3 *, const char *, int64_t);
 static int     sq_tables(sqlite3 *, int64_t *);
 static int     sq_checkpoint(struct conn *);
+static int     sq_changes_count(struct conn *, int64_t *);
 
 const struct store_ops store_sqlite_ops = {
 	.one_writer = 1,
@@ -119,6 +121,7 @@ const struct store_ops store_sqlite_ops = {
 	.col_blob = sq_col_blob,
 	.backup = sq_backup,
 	.restore = sq_restore,
+	.changes_count = sq_changes_count,
 	.checkpoint = sq_checkpoint,
 };
 
@@ -282,6 +285,7 @@ sq_conn_close(struct conn *c)
 	store_conn_clear_cache(c);
 	for (i = 0; i < SQ_NCTL; i++)
 		sqlite3_finalize(SCONN(c)->ctl[i]);
+	sqlite3_finalize(SCONN(c)->count);
 	sqlite3_close_v2(SCONN(c)->db);
 	free(c);
 }
@@ -314,6 +318,37 @@ sq_ctl(struct conn *c, int which)
 	rc = sqlite3_step(sc->ctl[which]);
 	sqlite3_reset(sc->ctl[which]);
 	return (rc == SQLITE_DONE ? SQLITE_OK : rc);
+}
+
+/*
+ * The count of writes, read on every list of pages kept: prepared once per
+ * connection, not through the statement cache (the table not there, as
+ * before migration 0057 or after it is undone, fails no transaction; the
+ * statement is made again at the next call).
+ */
+static int
+sq_changes_count(struct conn *c, int64_t *out)
+{
+	struct sqlite_conn *sc = SCONN(c);
+	int		    rc;
+
+	*out = -1;
+	if (sc->count == NULL &&
+	    sqlite3_prepare_v3(sc->db,
+		"SELECT n FROM data_changes WHERE id = 1", -1,
+		SQLITE_PREPARE_PERSISTENT, &sc->count, NULL) != SQLITE_OK) {
+		sqlite3_finalize(sc->count);
+		sc->count = NULL;
+		return (ERR_UNAVAILABLE);
+	}
+	if ((rc = sqlite3_step(sc->count)) == SQLITE_ROW)
+		*out = sqlite3_column_int64(sc->count, 0);
+	sqlite3_reset(sc->count);
+	if (rc == SQLITE_ROW)
+		return (OK);
+	sqlite3_finalize(sc->count);
+	sc->count = NULL;
+	return (ERR_UNAVAILABLE);
 }
 
 /*

@@ -183,25 +183,11 @@ int
 store_changes_count(struct tx *tx, int64_t *out)
 {
 	struct conn *c = tx->conn;
-	struct stmt *st;
-	int	     rc;
 
 	*out = -1;
-	if (c->store->dialect != STORE_SQLITE || tx->failed != OK)
+	if (c->store->ops->changes_count == NULL || tx->failed != OK)
 		return (ERR_UNAVAILABLE);
-	/* Not through the statement cache: a table not there fails the
-	 * statement, which store_prepare would count against tx. */
-	if ((st = c->store->ops->stmt_new(
-		 c, "SELECT n FROM data_changes WHERE id = 1")) == NULL)
-		return (ERR_UNAVAILABLE);
-	st->conn = c;
-	if (c->store->ops->step(st) == STORE_ROW) {
-		*out = c->store->ops->col_int64(st, 0);
-		rc = OK;
-	} else
-		rc = ERR_UNAVAILABLE;
-	c->store->ops->stmt_free(st);
-	return (rc);
+	return (c->store->ops->changes_count(c, out));
 }
 
 enum store_dialect
@@ -276,6 +262,7 @@ store_stats(struct store *s, struct store_stats *out)
 	out->nested = s->nested;
 	pthread_mutex_unlock(&s->mu);
 	out->round_trips = atomic_load(&s->round_trips);
+	out->transactions = atomic_load(&s->transactions);
 	pthread_mutex_lock(&s->wmu);
 	out->writer_waits = s->writer_waits;
 	out->writer_wakes = s->writer_wakes;
@@ -553,6 +540,42 @@ tx_writes(int kind)
 	    (kind & (STORE_TX_WRITE | STORE_TX_SERIALIZABLE)));
 }
 
+/* This thread's transaction kept aside (store_tx_park): its owner's slot. */
+static _Thread_local struct tx **parked;
+
+static void
+parked_end(void)
+{
+	struct tx **slot = parked;
+
+	parked = NULL;
+	if (slot != NULL && *slot != NULL) {
+		store_tx_rollback(*slot);
+		*slot = NULL;
+	}
+}
+
+void
+store_tx_park(struct tx **slot)
+{
+	if (parked != slot)
+		parked_end();
+	parked = slot;
+}
+
+void
+store_tx_unpark(struct tx **slot)
+{
+	if (parked == slot)
+		parked = NULL;
+}
+
+int
+store_tx_parked(struct tx **slot)
+{
+	return (slot != NULL && parked == slot && *slot != NULL);
+}
+
 int
 store_tx_begin(struct store *s, int kind, struct tx **out)
 {
@@ -562,6 +585,9 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	int		       rc, writer;
 
 	*out = NULL;
+	/* Kept aside for a taker that began another instead: ended, so the
+	 * thread holds no second connection. */
+	parked_end();
 	deadline = deadline_of(s, &ts);
 	writer = s->ops->one_writer && tx_writes(kind);
 	if (writer && (rc = writer_turn(s, deadline)) != OK)
@@ -577,6 +603,7 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 			writer_done(s);
 		return (rc);
 	}
+	atomic_fetch_add(&s->transactions, 1);
 	c->tx.conn = c;
 	c->tx.kind = kind;
 	c->tx.failed = OK;

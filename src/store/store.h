@@ -153,6 +153,7 @@ struct store_stats {
 	uint64_t writer_wakes; /* SQLite: times a queued one was woken */
 	uint64_t nested;       /* asked for by a thread holding one (a bug) */
 	uint64_t round_trips;  /* PG: times a connection waited for an answer */
+	uint64_t transactions; /* begun */
 };
 void store_stats(struct store *, struct store_stats *out);
 /* 0 if a trivial query succeeds. */
@@ -199,6 +200,18 @@ void store_lost_side_write(int before);
  * connection and waiting for a second.
  */
 int store_tx_begin(struct store *, int kind, struct tx **out);
+/*
+ * A read transaction kept aside on this thread (*slot, its owner's) for
+ * whoever takes it next, instead of ending it: the next store_tx_begin
+ * on the thread first rolls it back and empties *slot, so keeping one
+ * never holds a second connection. One at a time a thread (keeping
+ * another ends the one kept before). The owner unparks it before using
+ * or ending it itself, and before *slot goes away.
+ */
+void store_tx_park(struct tx **slot);
+void store_tx_unpark(struct tx **slot);
+/* 1 when *slot is the transaction kept aside on this thread. */
+int store_tx_parked(struct tx **slot);
 /* Commit and give the connection back; ERR_BUSY on a serialization
  * failure or SQLite busy (the tx is over either way). */
 int store_tx_commit(struct tx *);

@@ -111,6 +111,9 @@ struct store_ops {
 	    void (*progress)(int left, int total, void *), void *arg);
 	/* SQLite only: path's content into this database; NULL for PG. */
 	int (*restore)(struct conn *, const char *path, int force);
+	/* SQLite only: the count of writes (data_changes, migration 0057)
+	 * by a statement prepared once per connection; NULL for PG. */
+	int (*changes_count)(struct conn *, int64_t *out);
 	/* SQLite only (WAL checkpoint, truncating); NULL for PostgreSQL. */
 	int (*checkpoint)(struct conn *);
 };
@@ -131,6 +134,7 @@ struct store {
 	uint64_t	nested; /* asked for by a thread holding one */
 	/* PG: times a connection waited for the server's answer. */
 	_Atomic uint64_t round_trips;
+	_Atomic uint64_t transactions; /* begun */
 	/* The change clock (store_changes_clock). */
 	_Atomic uint64_t changes;
 
