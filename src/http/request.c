@@ -508,6 +508,9 @@ hreq_dispatch(struct hreq *h)
 			    req, h->err, h->err_code, "%s", h->err_detail);
 			return;
 		}
+		/* A session's touch that lost the server is not the
+		 * handler's (as when it ran with the head). */
+		(void)store_lost_take();
 	}
 	if (http_gate(req) != OK) {
 		http_read_tx_end(req);

@@ -335,6 +335,9 @@ audit_queue_sync(void)
 	uint64_t	ticket;
 	int		rc = OK;
 
+	/* A GET's transaction kept for its handler (store_tx_park) would
+	 * hold the connection the writer may need. */
+	store_tx_park_end();
 	pthread_mutex_lock(&q_mu);
 	ticket = q_issued;
 	if (q_written < ticket) {

@@ -325,6 +325,42 @@ store_ping(struct store *s)
 	return (rc);
 }
 
+/* This thread's transaction kept aside (store_tx_park): its owner's slot. */
+static _Thread_local struct tx **parked;
+
+void
+store_tx_park_end(void)
+{
+	struct tx **slot = parked;
+
+	parked = NULL;
+	if (slot != NULL && *slot != NULL) {
+		store_tx_rollback(*slot);
+		*slot = NULL;
+	}
+}
+
+void
+store_tx_park(struct tx **slot)
+{
+	if (parked != slot)
+		store_tx_park_end();
+	parked = slot;
+}
+
+void
+store_tx_unpark(struct tx **slot)
+{
+	if (parked == slot)
+		parked = NULL;
+}
+
+int
+store_tx_parked(struct tx **slot)
+{
+	return (slot != NULL && parked == slot && *slot != NULL);
+}
+
 /*
  * Until when this thread may wait for a connection or a writer's turn:
  * the busy timeout from now, in *ts, returned. NULL, no wait at all, for
@@ -336,6 +372,10 @@ store_ping(struct store *s)
 static const struct timespec *
 deadline_of(struct store *s, struct timespec *ts)
 {
+	/* Kept aside for a taker that began another instead (or a backup,
+	 * a restore, a checkpoint): ended, so the thread holds no second
+	 * connection. */
+	store_tx_park_end();
 	if (conns_held > 0) {
 		pthread_mutex_lock(&s->mu);
 		s->nested++;
@@ -540,42 +580,6 @@ tx_writes(int kind)
 	    (kind & (STORE_TX_WRITE | STORE_TX_SERIALIZABLE)));
 }
 
-/* This thread's transaction kept aside (store_tx_park): its owner's slot. */
-static _Thread_local struct tx **parked;
-
-static void
-parked_end(void)
-{
-	struct tx **slot = parked;
-
-	parked = NULL;
-	if (slot != NULL && *slot != NULL) {
-		store_tx_rollback(*slot);
-		*slot = NULL;
-	}
-}
-
-void
-store_tx_park(struct tx **slot)
-{
-	if (parked != slot)
-		parked_end();
-	parked = slot;
-}
-
-void
-store_tx_unpark(struct tx **slot)
-{
-	if (parked == slot)
-		parked = NULL;
-}
-
-int
-store_tx_parked(struct tx **slot)
-{
-	return (slot != NULL && parked == slot && *slot != NULL);
-}
-
 int
 store_tx_begin(struct store *s, int kind, struct tx **out)
 {
@@ -585,9 +589,6 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	int		       rc, writer;
 
 	*out = NULL;
-	/* Kept aside for a taker that began another instead: ended, so the
-	 * thread holds no second connection. */
-	parked_end();
 	deadline = deadline_of(s, &ts);
 	writer = s->ops->one_writer && tx_writes(kind);
 	if (writer && (rc = writer_turn(s, deadline)) != OK)

@@ -212,6 +212,9 @@ void store_tx_park(struct tx **slot);
 void store_tx_unpark(struct tx **slot);
 /* 1 when *slot is the transaction kept aside on this thread. */
 int store_tx_parked(struct tx **slot);
+/* End the transaction kept aside on this thread, if any: before a wait
+ * that another thread's transaction ends (audit_queue_sync). */
+void store_tx_park_end(void);
 /* Commit and give the connection back; ERR_BUSY on a serialization
  * failure or SQLite busy (the tx is over either way). */
 int store_tx_commit(struct tx *);
