@@ -56,6 +56,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/log.h"
@@ -529,17 +530,79 @@ audit_chain_holds(struct tx *tx, int64_t seq, const char *hash, int *landed)
 	return (rc);
 }
 
+/* Rows appended by one INSERT at most (14 values each). */
+#define AUDIT_INSERT_ROWS 64
+
+/* A row's place in the chain: its seq, the hash before it, its own. */
+struct chain_link {
+	int64_t seq;
+	char	prev[AUDIT_HASH_LEN];
+	char	hash[AUDIT_HASH_LEN];
+};
+
+/* rows[0..k) at links[0..k), in one statement. */
+static int
+chain_insert(struct tx *tx, struct audit_pending *const *rows,
+    const struct chain_link *links, size_t k)
+{
+	struct stmt *st;
+	struct buf   sql;
+	size_t	     i;
+	int	     rc, b;
+
+	buf_init(&sql, 256 + k * 64); /* the bound: the text fits */
+	rc = buf_printf(&sql,
+	    "INSERT INTO audit_log (seq, id, at, actor_ref, actor_role, "
+	    "action, entity_type, entity_id, changes, ip, user_agent, "
+	    "request_id, prev_hash, hash) VALUES ");
+	for (i = 0; i < k && rc == OK; i++)
+		rc = buf_printf(&sql,
+		    "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    i > 0 ? ", " : "");
+	if (rc != OK) {
+		buf_free(&sql);
+		return (rc);
+	}
+	st = store_prepare(tx, sql.data);
+	for (i = 0, b = 1; i < k; i++) {
+		store_bind_int64(st, b++, links[i].seq);
+		store_bind_text(st, b++, rows[i]->id);
+		store_bind_int64(st, b++, rows[i]->at);
+		store_bind_text(st, b++, rows[i]->actor_ref);
+		store_bind_text(st, b++, rows[i]->actor_role);
+		store_bind_text(st, b++, rows[i]->action);
+		store_bind_text(st, b++, rows[i]->entity_type);
+		store_bind_text(st, b++, rows[i]->entity_id);
+		store_bind_text(st, b++, rows[i]->changes);
+		store_bind_text(st, b++, rows[i]->ip);
+		store_bind_text(st, b++, rows[i]->user_agent);
+		store_bind_text(st, b++, rows[i]->request_id);
+		store_bind_text(st, b++, links[i].prev);
+		store_bind_text(st, b++, links[i].hash);
+	}
+	rc = store_step(st);
+	store_finalize(st);
+	buf_free(&sql);
+	if (rc == STORE_DONE)
+		return (OK);
+	/* Another appender took one of these seqs (a snapshot older than
+	 * the lock, e.g. a serializable transaction): retrying the
+	 * transaction helps. */
+	return (rc == ERR_CONFLICT ? ERR_BUSY : rc);
+}
+
 int
 audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
     int64_t *end_seq, char end_hash[AUDIT_HASH_LEN])
 {
-	struct audit_row r;
-	struct stmt	*st;
-	char		 prev[AUDIT_HASH_LEN], hash[AUDIT_HASH_LEN];
-	const char	*ph;
-	int64_t		 last = 0;
-	size_t		 i;
-	int		 rc;
+	struct audit_row   r;
+	struct stmt	  *st;
+	struct chain_link *links = NULL;
+	char		   prev[AUDIT_HASH_LEN];
+	const char	  *ph;
+	int64_t		   last = 0;
+	size_t		   i, k;
+	int		   rc;
 
 	if ((rc = chain_lock(tx)) != OK)
 		return (rc);
@@ -563,6 +626,11 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
 		break;
 	}
 	store_finalize(st);
+	/* The hashes first (each covers the one before), then the rows in
+	 * statements of up to AUDIT_INSERT_ROWS: on PostgreSQL a statement
+	 * is a round trip, and a batch of reads' rows was 512 of them. */
+	if (rc == OK && n > 0 && (links = calloc(n, sizeof(*links))) == NULL)
+		rc = ERR_NOMEM;
 	for (i = 0; i < n && rc == OK; i++) {
 		memset(&r, 0, sizeof(r));
 		r.seq = ++last;
@@ -577,37 +645,18 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
 		r.ip = rows[i]->ip;
 		r.user_agent = rows[i]->user_agent;
 		r.request_id = rows[i]->request_id;
-		audit_hash(prev, &r, hash);
-		st = store_prepare(tx,
-		    "INSERT INTO audit_log (seq, id, at, actor_ref, "
-		    "actor_role, action, entity_type, entity_id, changes, ip, "
-		    "user_agent, request_id, prev_hash, hash) "
-		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-		store_bind_int64(st, 1, r.seq);
-		store_bind_text(st, 2, r.id);
-		store_bind_int64(st, 3, r.at);
-		store_bind_text(st, 4, r.actor_ref);
-		store_bind_text(st, 5, r.actor_role);
-		store_bind_text(st, 6, r.action);
-		store_bind_text(st, 7, r.entity_type);
-		store_bind_text(st, 8, r.entity_id);
-		store_bind_text(st, 9, r.changes);
-		store_bind_text(st, 10, r.ip);
-		store_bind_text(st, 11, r.user_agent);
-		store_bind_text(st, 12, r.request_id);
-		store_bind_text(st, 13, prev);
-		store_bind_text(st, 14, hash);
-		rc = store_step(st);
-		store_finalize(st);
-		if (rc == STORE_DONE)
-			rc = OK;
-		else if (rc == ERR_CONFLICT)
-			/* Another appender took this seq (a snapshot older
-			 * than the lock, e.g. a serializable transaction):
-			 * retrying the transaction helps. */
-			rc = ERR_BUSY;
-		memcpy(prev, hash, AUDIT_HASH_LEN);
+		links[i].seq = r.seq;
+		memcpy(links[i].prev, prev, AUDIT_HASH_LEN);
+		audit_hash(prev, &r, links[i].hash);
+		memcpy(prev, links[i].hash, AUDIT_HASH_LEN);
 	}
+	for (i = 0; i < n && rc == OK; i += k) {
+		/* A power of two: few statement texts to prepare and keep. */
+		for (k = AUDIT_INSERT_ROWS; k > n - i; k /= 2)
+			;
+		rc = chain_insert(tx, rows + i, links + i, k);
+	}
+	free(links);
 	if (rc == OK && end_seq != NULL) {
 		*end_seq = last;
 		memcpy(end_hash, prev, AUDIT_HASH_LEN);
