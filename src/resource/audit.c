@@ -540,30 +540,50 @@ struct chain_link {
 	char	hash[AUDIT_HASH_LEN];
 };
 
-/* rows[0..k) at links[0..k), in one statement. */
+/* The INSERTs of 1, 2, 4 ... AUDIT_INSERT_ROWS rows, made once. */
+#define AUDIT_INSERT_SIZES 7 /* log2(AUDIT_INSERT_ROWS) + 1 */
+static pthread_once_t insert_once = PTHREAD_ONCE_INIT;
+static char	     *insert_sql[AUDIT_INSERT_SIZES];
+
+static void
+insert_texts(void)
+{
+	struct buf sql;
+	size_t	   k, i;
+	int	   s, rc;
+
+	for (s = 0, k = 1; s < AUDIT_INSERT_SIZES; s++, k *= 2) {
+		buf_init(&sql, 256 + k * 64); /* the bound: the text fits */
+		rc = buf_printf(&sql,
+		    "INSERT INTO audit_log (seq, id, at, actor_ref, "
+		    "actor_role, action, entity_type, entity_id, changes, "
+		    "ip, user_agent, request_id, prev_hash, hash) VALUES ");
+		for (i = 0; i < k && rc == OK; i++)
+			rc = buf_printf(&sql,
+			    "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			    i > 0 ? ", " : "");
+		if (rc == OK)
+			insert_sql[s] = strdup(sql.data);
+		buf_free(&sql);
+	}
+}
+
+/* rows[0..k) at links[0..k), in one statement (k a power of two). */
 static int
 chain_insert(struct tx *tx, struct audit_pending *const *rows,
     const struct chain_link *links, size_t k)
 {
 	struct stmt *st;
-	struct buf   sql;
 	size_t	     i;
-	int	     rc, b;
+	int	     rc, b, s;
 
-	buf_init(&sql, 256 + k * 64); /* the bound: the text fits */
-	rc = buf_printf(&sql,
-	    "INSERT INTO audit_log (seq, id, at, actor_ref, actor_role, "
-	    "action, entity_type, entity_id, changes, ip, user_agent, "
-	    "request_id, prev_hash, hash) VALUES ");
-	for (i = 0; i < k && rc == OK; i++)
-		rc = buf_printf(&sql,
-		    "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		    i > 0 ? ", " : "");
-	if (rc != OK) {
-		buf_free(&sql);
-		return (rc);
-	}
-	st = store_prepare(tx, sql.data);
+	(void)pthread_once(&insert_once, insert_texts);
+	for (s = 0; ((size_t)1 << s) < k; s++)
+		;
+	if (s >= AUDIT_INSERT_SIZES || ((size_t)1 << s) != k ||
+	    insert_sql[s] == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx, insert_sql[s]);
 	for (i = 0, b = 1; i < k; i++) {
 		store_bind_int64(st, b++, links[i].seq);
 		store_bind_text(st, b++, rows[i]->id);
@@ -582,7 +602,6 @@ chain_insert(struct tx *tx, struct audit_pending *const *rows,
 	}
 	rc = store_step(st);
 	store_finalize(st);
-	buf_free(&sql);
 	if (rc == STORE_DONE)
 		return (OK);
 	/* Another appender took one of these seqs (a snapshot older than

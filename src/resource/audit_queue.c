@@ -338,6 +338,14 @@ audit_queue_sync(void)
 	/* A GET's transaction kept for its handler (store_tx_park) would
 	 * hold the connection the writer may need. */
 	store_tx_park_end();
+	/* Waiting holding one could keep the writer from the connection it
+	 * needs (with pool_max 1, until the timeout, the writer failing). */
+	if (store_thread_connections() > 0) {
+		log_error("event=audit_sync_holding_connection msg=\"the "
+			  "audit log was to be read holding a database "
+			  "connection\"");
+		return (ERR_BUSY);
+	}
 	pthread_mutex_lock(&q_mu);
 	ticket = q_issued;
 	if (q_written < ticket) {

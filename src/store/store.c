@@ -340,6 +340,12 @@ store_tx_park_end(void)
 	}
 }
 
+int
+store_thread_connections(void)
+{
+	return (conns_held);
+}
+
 void
 store_tx_park(struct tx **slot)
 {

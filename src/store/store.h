@@ -215,6 +215,8 @@ int store_tx_parked(struct tx **slot);
 /* End the transaction kept aside on this thread, if any: before a wait
  * that another thread's transaction ends (audit_queue_sync). */
 void store_tx_park_end(void);
+/* Connections this thread holds (0 outside any transaction). */
+int store_thread_connections(void);
 /* Commit and give the connection back; ERR_BUSY on a serialization
  * failure or SQLite busy (the tx is over either way). */
 int store_tx_commit(struct tx *);

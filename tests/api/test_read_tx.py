@@ -99,7 +99,7 @@ def test_the_audit_log_read_waits_for_the_writer_holding_no_connection(start_ser
         r = srv.get("/v1/audit-log?limit=5", headers=hdr(admin))
         took = time.monotonic() - t0
         assert r.status_code == 200, r.text
-        assert took < 2.0, took
+        assert took < 2.8, took     # the failure waits the busy timeout, 3 s
         assert any(e["action"] == "therapy_sessions.read" for e in r.json()["data"])
 
 
