@@ -425,15 +425,13 @@ audit_prepare_text(struct tx *tx, const struct principal *who,
 {
 	struct audit_row r;
 	char		 id[UUID_STR_LEN], agent[AUDIT_AGENT_MAX + 1];
-	char		*cj = NULL, *kept_ip = NULL, *kept_agent = NULL;
+	char		*kept_ip = NULL, *kept_agent = NULL;
 	const char	*ua, *ip = NULL, *owner = NULL;
 	int		 rc = OK, self = 0;
 
 	*out = NULL;
 	if (action == NULL || entity_type == NULL || changes == NULL)
 		return (ERR_INTERNAL);
-	if ((cj = strdup(changes)) == NULL)
-		return (ERR_NOMEM);
 	memset(&r, 0, sizeof(r));
 	r.at = time_now_ms();
 	r.id = uuid_v7(id);
@@ -454,7 +452,7 @@ audit_prepare_text(struct tx *tx, const struct principal *who,
 	r.action = action;
 	r.entity_type = entity_type;
 	r.entity_id = nonempty(entity_id);
-	r.changes = cj;
+	r.changes = changes; /* copied by pending_pack */
 	if (req != NULL) {
 		ip = nonempty(req->ip);
 		if ((ua = http_header(req, "User-Agent")) != NULL) {
@@ -479,7 +477,6 @@ audit_prepare_text(struct tx *tx, const struct principal *who,
 	if ((*out = pending_pack(&r)) == NULL)
 		rc = ERR_NOMEM;
 out:
-	free(cj);
 	free(kept_ip);
 	free(kept_agent);
 	return (rc);
