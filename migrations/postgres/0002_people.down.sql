@@ -1,5 +1,8 @@
 DROP TABLE audit_log;
 DROP FUNCTION audit_log_append_only();
+-- 0058's, kept by its down
+DROP TABLE IF EXISTS audit_pages;
+DROP FUNCTION IF EXISTS audit_pages_append_only();
 DROP TABLE relationships;
 DROP TABLE password_resets;
 DROP TABLE login_failures;

@@ -1,4 +1,5 @@
 DROP TABLE audit_log;
+DROP TABLE IF EXISTS audit_pages; -- 0058's, kept by its down
 DROP TABLE relationships;
 DROP TABLE password_resets;
 DROP TABLE login_failures;

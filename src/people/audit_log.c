@@ -205,9 +205,9 @@ people_audit_log_list(struct request *req)
 			 "given=canceled read_as=cancelled");
 	sql = arena_strdup(req->arena,
 	    "SELECT seq, id, at, actor_ref, "
-	    "actor_role, action, entity_type, entity_id, changes, ip, "
-	    "user_agent, request_id, prev_hash, hash FROM audit_log WHERE 1 = "
-	    "1");
+	    "actor_role, action, entity_type, entity_id, " AUDIT_CHANGES_SHOWN
+	    ", ip, user_agent, request_id, prev_hash, hash FROM "
+	    "audit_log" AUDIT_PAGES_JOIN " WHERE 1 = 1");
 	for (i = 0; i < 4; i++)
 		if (fv[i] != NULL)
 			sql = arena_printf(req->arena,

@@ -339,8 +339,9 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 
 	rc = rows_json(tx,
 	    "SELECT seq, id, at, actor_ref, actor_role, action, "
-	    "entity_type, entity_id, changes, ip, user_agent, request_id "
-	    "FROM audit_log WHERE actor_ref = ? OR (entity_type = 'users' AND "
+	    "entity_type, entity_id, " AUDIT_CHANGES_SHOWN ", ip, "
+	    "user_agent, request_id FROM audit_log" AUDIT_PAGES_JOIN
+	    " WHERE actor_ref = ? OR (entity_type = 'users' AND "
 	    "entity_id = ?) ORDER BY seq",
 	    "itTtttttjttt", audit_ref[0] != '\0' ? audit_ref : "-", user_id,
 	    out, truncated);

@@ -45,6 +45,17 @@
  * person actor_ref names, else the users row it is about
  * (audit_details_json). Rows written before 0035 keep their text as it
  * was hashed, so they keep verifying.
+ *
+ * Pages (migration 0058). A read of many rows is audited with their ids,
+ * {"ids":[...]}: 2 KB a row for a page of 50, written again for every
+ * read of the same list (a list kept read, list_cache.c, is answered
+ * thousands of times a second). Such changes, AUDIT_PAGE_MIN bytes or
+ * more, are kept once in audit_pages, under digest, the hex SHA-256 of
+ * the text, as body; the row's changes name it, {"$ids":"<digest>"},
+ * and are hashed as stored. So the chain covers the digest, the digest
+ * the body: verify_page checks that each page a row names is there and
+ * hashes to its name. Readers show the body in the row's place
+ * (AUDIT_PAGES_JOIN), so the log reads as before.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -74,6 +85,17 @@
 #define AUDIT_VERIFY_PAGE 500
 #define AUDIT_SEALED	  "sealed:"
 #define AUDIT_INDEX	  "index:"
+/* Pages (see the top): changes that start so, this long or longer. */
+#define AUDIT_PAGE_HEAD "{\"ids\":["
+#define AUDIT_PAGE_MIN	256
+/* A row's changes naming its page: head, 64 hex digits, tail. */
+#define AUDIT_REF_HEAD "{\"$ids\":\""
+#define AUDIT_REF_TAIL "\"}"
+#define AUDIT_REF_LEN  (sizeof(AUDIT_REF_HEAD) - 1 + 64 + 2)
+_Static_assert(AUDIT_REF_LEN == 75, "AUDIT_PAGES_JOIN says 75");
+/* Distinct pages an append remembers having kept (more: kept again,
+ * which changes nothing). */
+#define AUDIT_PAGES_SEEN 8
 
 static const char genesis[AUDIT_HASH_LEN] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -116,6 +138,8 @@ static json_t *detail_open(struct tx *, struct audit_reader *,
 static int     verify_page(
 	struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
 static struct audit_pending *pending_pack(const struct audit_row *);
+static void sha256_hex(const char *, size_t, char out[AUDIT_HASH_LEN]);
+static int  page_ref(const char *changes, const char **digest);
 
 /*
  * SHA-256 by OpenSSL's libcrypto, whose code uses the processor's SHA
@@ -221,6 +245,37 @@ audit_hash(
 	hash_row(&h, prev_hash, r);
 	crypto_hash_sha256_final(&h.s, d);
 	hex_encode(d, sizeof(d), out);
+}
+
+/* The hex SHA-256 of p[0..n), by libcrypto or else libsodium. */
+static void
+sha256_hex(const char *p, size_t n, char out[AUDIT_HASH_LEN])
+{
+	unsigned char d[crypto_hash_sha256_BYTES];
+	unsigned int  len = 0;
+
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md == NULL ||
+	    EVP_Digest(p, n, d, &len, sha256_md, NULL) != 1 || len != sizeof(d))
+		crypto_hash_sha256(d, (const unsigned char *)p, n);
+	hex_encode(d, sizeof(d), out);
+}
+
+/*
+ * 1 when changes (as stored) name a page, with *digest pointing at its
+ * 64 hex digits inside them; else 0.
+ */
+static int
+page_ref(const char *changes, const char **digest)
+{
+	size_t hl = strlen(AUDIT_REF_HEAD);
+
+	if (changes == NULL || strlen(changes) != AUDIT_REF_LEN ||
+	    strncmp(changes, AUDIT_REF_HEAD, hl) != 0 ||
+	    strcmp(changes + hl + 64, AUDIT_REF_TAIL) != 0)
+		return (0);
+	*digest = changes + hl;
+	return (1);
 }
 
 /* Printable ASCII only (the column must be valid UTF-8 on PostgreSQL). */
@@ -535,6 +590,14 @@ struct chain_link {
 	int64_t seq;
 	char	prev[AUDIT_HASH_LEN];
 	char	hash[AUDIT_HASH_LEN];
+	char	ref[AUDIT_REF_LEN + 1]; /* "": the row's changes as given */
+};
+
+/* A page an append kept (or found kept): its text and its digest. */
+struct page_seen {
+	const char *body;
+	size_t	    len;
+	char	    digest[AUDIT_HASH_LEN];
 };
 
 /* The INSERTs of 1, 2, 4 ... AUDIT_INSERT_ROWS rows, made once. */
@@ -590,7 +653,8 @@ chain_insert(struct tx *tx, struct audit_pending *const *rows,
 		store_bind_text(st, b++, rows[i]->action);
 		store_bind_text(st, b++, rows[i]->entity_type);
 		store_bind_text(st, b++, rows[i]->entity_id);
-		store_bind_text(st, b++, rows[i]->changes);
+		store_bind_text(st, b++,
+		    links[i].ref[0] != '\0' ? links[i].ref : rows[i]->changes);
 		store_bind_text(st, b++, rows[i]->ip);
 		store_bind_text(st, b++, rows[i]->user_agent);
 		store_bind_text(st, b++, rows[i]->request_id);
@@ -607,6 +671,55 @@ chain_insert(struct tx *tx, struct audit_pending *const *rows,
 	return (rc == ERR_CONFLICT ? ERR_BUSY : rc);
 }
 
+/*
+ * A row's changes, when they are a page (see the top), kept in
+ * audit_pages unless seen[] says they are already; ref gets the changes
+ * that name it. ref "" when they are not a page.
+ */
+static int
+page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
+    size_t *nseen, char ref[AUDIT_REF_LEN + 1])
+{
+	struct page_seen *p = NULL;
+	struct stmt	 *st;
+	size_t		  len, i;
+	int		  rc;
+
+	ref[0] = '\0';
+	if (changes == NULL ||
+	    strncmp(changes, AUDIT_PAGE_HEAD, strlen(AUDIT_PAGE_HEAD)) != 0 ||
+	    (len = strlen(changes)) < AUDIT_PAGE_MIN)
+		return (OK);
+	for (i = 0; i < *nseen && i < AUDIT_PAGES_SEEN; i++)
+		if (seen[i].len == len &&
+		    (seen[i].body == changes ||
+			memcmp(seen[i].body, changes, len) == 0)) {
+			p = &seen[i];
+			break;
+		}
+	if (p == NULL) {
+		p = &seen[*nseen % AUDIT_PAGES_SEEN];
+		p->body = changes;
+		p->len = len;
+		sha256_hex(changes, len, p->digest);
+		st = store_prepare(tx,
+		    "INSERT INTO audit_pages (digest, body) VALUES (?, ?) "
+		    "ON CONFLICT (digest) DO NOTHING");
+		store_bind_text(st, 1, p->digest);
+		store_bind_text(st, 2, changes);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE) {
+			p->len = 0; /* not kept */
+			return (rc == ERR_CONFLICT ? ERR_BUSY : rc);
+		}
+		(*nseen)++;
+	}
+	snprintf(ref, AUDIT_REF_LEN + 1, "%s%s%s", AUDIT_REF_HEAD, p->digest,
+	    AUDIT_REF_TAIL);
+	return (OK);
+}
+
 int
 audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
     int64_t *end_seq, char end_hash[AUDIT_HASH_LEN])
@@ -614,10 +727,11 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
 	struct audit_row   r;
 	struct stmt	  *st;
 	struct chain_link *links = NULL;
+	struct page_seen   seen[AUDIT_PAGES_SEEN];
 	char		   prev[AUDIT_HASH_LEN];
 	const char	  *ph;
 	int64_t		   last = 0;
-	size_t		   i, k;
+	size_t		   i, k, nseen = 0;
 	int		   rc;
 
 	if ((rc = chain_lock(tx)) != OK)
@@ -657,7 +771,11 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
 		r.action = rows[i]->action;
 		r.entity_type = rows[i]->entity_type;
 		r.entity_id = rows[i]->entity_id;
-		r.changes = rows[i]->changes;
+		if ((rc = page_keep(tx, rows[i]->changes, seen, &nseen,
+			 links[i].ref)) != OK)
+			break;
+		r.changes =
+		    links[i].ref[0] != '\0' ? links[i].ref : rows[i]->changes;
 		r.ip = rows[i]->ip;
 		r.user_agent = rows[i]->user_agent;
 		r.request_id = rows[i]->request_id;
@@ -872,8 +990,8 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 	struct tx	*tx = NULL;
 	struct stmt	*st;
 	struct audit_row r;
-	char		 hash[AUDIT_HASH_LEN];
-	const char	*ph, *h;
+	char		 hash[AUDIT_HASH_LEN], page[AUDIT_HASH_LEN] = "";
+	const char	*ph, *h, *digest, *body;
 	int64_t		 n = 0;
 	int		 rc, step;
 
@@ -882,7 +1000,8 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 	st = store_prepare(tx,
 	    "SELECT seq, id, at, actor_ref, actor_role, "
 	    "action, entity_type, entity_id, changes, ip, user_agent, "
-	    "request_id, prev_hash, hash FROM audit_log WHERE seq >= ? "
+	    "request_id, prev_hash, hash, audit_pages.body FROM "
+	    "audit_log" AUDIT_PAGES_JOIN " WHERE seq >= ? "
 	    "ORDER BY seq LIMIT ?");
 	store_bind_int64(st, 1, *next_seq);
 	store_bind_int64(st, 2, AUDIT_VERIFY_PAGE);
@@ -918,7 +1037,24 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 			*why = "row changed";
 			break;
 		}
-		memcpy(prev, hash, AUDIT_HASH_LEN);
+		/* The page it names (see the top): there, and its text
+		 * what the name says (the last one checked remembered). */
+		if (page_ref(r.changes, &digest) &&
+		    strncmp(digest, page, 64) != 0) {
+			if ((body = store_col_text(st, 14)) == NULL) {
+				*bad = r.seq;
+				*why = "the page of ids it names is missing";
+				break;
+			}
+			sha256_hex(body, strlen(body), hash);
+			if (strncmp(hash, digest, 64) != 0) {
+				*bad = r.seq;
+				*why = "the page of ids it names was changed";
+				break;
+			}
+			memcpy(page, hash, AUDIT_HASH_LEN);
+		}
+		memcpy(prev, h, AUDIT_HASH_LEN);
 		(*next_seq)++;
 		(*rows)++;
 	}

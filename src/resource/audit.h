@@ -70,6 +70,18 @@ int audit_read_text(struct tx *, const struct principal *who,
  * "{}" for NULL): a new string, NULL when out of memory. */
 char *audit_changes_text(json_t *changes);
 /*
+ * A read of many rows keeps their ids once, in audit_pages (migration
+ * 0058; audit.c, "Pages"), and its row's changes name them by digest.
+ * Readers of the log select FROM audit_log AUDIT_PAGES_JOIN and show
+ * AUDIT_CHANGES_SHOWN as the changes: the page's text in its row's place.
+ */
+#define AUDIT_PAGES_JOIN                                                       \
+	" LEFT JOIN audit_pages ON length(audit_log.changes) = 75 AND "        \
+	"audit_pages.digest = substr(audit_log.changes, 10, 64) AND "          \
+	"audit_log.changes = '{\"$ids\":\"' || audit_pages.digest || '\"}'"
+#define AUDIT_CHANGES_SHOWN                                                    \
+	"COALESCE(audit_pages.body, audit_log.changes) AS changes"
+/*
  * Wait until every row this process queued before the call is in the
  * log (up to db_busy_timeout_ms, then ERR_BUSY): before reading the log.
  * Call it holding no transaction.

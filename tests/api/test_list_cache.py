@@ -31,6 +31,7 @@ READY = "event=db_listen_ready channel=carebase_changes"
 # queues) would move the count or clock and hide a write not told.
 QUIET = {"CAREBASE_LIST_CACHE_TTL_MS": "60000", "CAREBASE_JOB_WORKERS": "0"}
 LIST = "/v1/therapy-sessions"
+BEFORE_0057 = "0056_partner_access_deactivated_at"   # migrate down --to= it undoes 0057
 
 
 def counts(srv):
@@ -403,7 +404,7 @@ def test_migration_0057_undone_while_serving_leaves_lists_right(start_server, db
     t = c["therapist"]
     in_use(a, t)
     warm(a, t)
-    r = a.cli("migrate", "down", "--yes")
+    r = a.cli("migrate", "down", f"--to={BEFORE_0057}", "--yes")
     assert r.returncode == 0, r.stderr
     assert "data_changes" not in db.tables()
     # A write the count can no longer tell.
@@ -443,7 +444,7 @@ def test_migration_0057_undone_and_redone_while_serving_answers_no_old_page(
     in_use(a, t)
     warm(a, t)
     kept_at = count(db)
-    a.cli_ok("migrate", "down", "--yes")
+    a.cli_ok("migrate", "down", f"--to={BEFORE_0057}", "--yes")
     r = a.request("PATCH", f"{LIST}/{c['s_ann']['id']}", headers=hdr(t),
                   json={"shared_notes": "while undone"})
     assert r.status_code == 200, r.text

@@ -1,0 +1,178 @@
+"""A read of many rows keeps their ids once (migration 0058, audit.c
+"Pages"): its audit row's changes name the page, {"$ids":"<digest>"}, the
+page is in audit_pages under its SHA-256, and the log's readers show the
+ids in the row's place as before. `carebase audit verify` checks that each
+page a row names is there and hashes to its name."""
+import hashlib
+import json
+
+import pytest
+
+from conftest import at, book, hdr, person, profile, relate, wait_until
+
+QUIET = {"CAREBASE_JOB_WORKERS": "0"}
+LIST = "/v1/therapy-sessions"
+READ = "therapy_sessions.read"
+
+
+def practice(srv, n=10):
+    """An admin, a therapist with a profile, a client of theirs, and n
+    sessions of hers (n ids make a page: 39 bytes an id, 256 at least)."""
+    admin = person(srv, "ada", "admin")
+    t = person(srv, "tess", "therapist")
+    ann = person(srv, "ann")
+    t["profile"] = profile(srv, admin, t)
+    relate(srv, admin, t, ann, "practitioner_of")
+    for i in range(n):
+        r = book(srv, t, t, ann, at(2 * i), at(2 * i + 1))
+        assert r.status_code == 201, r.text
+    return admin, t, ann
+
+
+def listed(srv, who, query=""):
+    r = srv.get(LIST + query, headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return [s["id"] for s in r.json()["data"]]
+
+
+def reads(db):
+    return int(db.scalar(f"SELECT COUNT(*) FROM audit_log WHERE action = '{READ}'"))
+
+
+def read_rows(db):
+    return db.query(f"SELECT seq, changes FROM audit_log WHERE action = '{READ}' "
+                    "ORDER BY seq")
+
+
+def page_text(ids):
+    """The page's text as the log keeps changes: compact, keys sorted."""
+    return json.dumps({"ids": ids}, separators=(",", ":"), sort_keys=True)
+
+
+def verify(srv):
+    r = srv.cli("audit", "verify")
+    return r.returncode, r.stdout
+
+
+@pytest.mark.dialect
+def test_a_list_read_names_its_page_once_and_the_log_shows_the_ids(start_server, db):
+    srv = start_server(db=db, env=QUIET)
+    admin, t, _ = practice(srv)
+    ids = listed(srv, t)
+    assert len(ids) == 10
+    for _ in range(20):
+        assert listed(srv, t) == ids
+    wait_until(lambda: reads(db) >= 21, what="the reads' audit rows written")
+    body = page_text(ids)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    rows = read_rows(db)
+    assert len(rows) == 21
+    for _, changes in rows:
+        assert changes == '{"$ids":"%s"}' % digest, changes
+    # Kept once, whatever the number of reads.
+    pages = db.query("SELECT digest, body FROM audit_pages")
+    assert pages == [(digest, body)], pages
+    # The log, read back, shows the ids (the newest row first).
+    r = srv.get(f"/v1/audit-log?action={READ}&limit=3", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    got = r.json()["data"]
+    assert len(got) == 3
+    for e in got:
+        assert e["changes"] == {"ids": ids}, e
+    rc, out = verify(srv)
+    assert rc == 0 and "chain intact" in out, out
+
+
+@pytest.mark.dialect
+def test_a_short_list_keeps_its_ids_in_its_row(start_server, db):
+    """Fewer ids than a page (under 256 bytes): in the row, as before."""
+    srv = start_server(db=db, env=QUIET)
+    _, t, _ = practice(srv, n=3)
+    ids = listed(srv, t)
+    assert len(ids) == 3
+    wait_until(lambda: reads(db) >= 1, what="the read's audit row written")
+    assert read_rows(db)[-1][1] == page_text(ids)
+    assert int(db.scalar("SELECT COUNT(*) FROM audit_pages")) == 0
+
+
+@pytest.mark.dialect
+def test_verify_names_the_first_row_whose_page_was_changed_or_removed(start_server, db):
+    srv = start_server(db=db, env=QUIET)
+    _, t, _ = practice(srv)
+    ids = listed(srv, t)
+    other = listed(srv, t, "?limit=8")     # a second page
+    assert other == ids[:8]
+    listed(srv, t)                         # the first again
+    wait_until(lambda: reads(db) >= 3, what="the reads' audit rows written")
+    (first, _), (second, _), (third, _) = read_rows(db)[-3:]
+    assert int(db.scalar("SELECT COUNT(*) FROM audit_pages")) == 2
+    rc, out = verify(srv)
+    assert rc == 0, out
+    digest = hashlib.sha256(page_text(ids).encode()).hexdigest()
+    # One id of the first page changed: the rows still hash, the page not.
+    forged = page_text([ids[1]] + ids[1:])
+    if db.kind == "sqlite":
+        db.execute("DROP TRIGGER IF EXISTS audit_pages_no_update; "
+                   "DROP TRIGGER IF EXISTS audit_pages_no_delete")
+    else:
+        db.execute("DROP TRIGGER IF EXISTS audit_pages_append_only ON audit_pages")
+    db.execute(f"UPDATE audit_pages SET body = '{forged}' WHERE digest = '{digest}'")
+    rc, out = verify(srv)
+    assert rc != 0
+    assert (f"audit: chain broken at seq {first} (the page of ids it names was changed)"
+            in out), out
+    # Gone: the first row naming it is reported, as missing.
+    db.execute(f"DELETE FROM audit_pages WHERE digest = '{digest}'")
+    rc, out = verify(srv)
+    assert rc != 0
+    assert (f"audit: chain broken at seq {first} (the page of ids it names is missing)"
+            in out), out
+    assert second < third
+
+
+@pytest.mark.dialect
+def test_the_database_refuses_changes_to_a_page(start_server, db):
+    srv = start_server(db=db, env=QUIET)
+    _, t, _ = practice(srv)
+    listed(srv, t)
+    wait_until(lambda: int(db.scalar("SELECT COUNT(*) FROM audit_pages")) == 1,
+               what="the page kept")
+    for sql in ("UPDATE audit_pages SET body = '{}'", "DELETE FROM audit_pages"):
+        with pytest.raises(Exception):
+            db.execute(sql)
+    assert int(db.scalar("SELECT COUNT(*) FROM audit_pages")) == 1
+
+
+def test_a_members_export_shows_the_ids_of_her_own_list_reads(start_server, db):
+    """The export's audit rows are read as the log's: a page in its row's place."""
+    srv = start_server(db=db, env=QUIET)
+    _, _, ann = practice(srv)
+    ids = listed(srv, ann)
+    assert len(ids) == 10
+    wait_until(lambda: reads(db) >= 1, what="the read's audit row written")
+    assert read_rows(db)[-1][1].startswith('{"$ids":"')
+    r = srv.get("/v1/me/export", headers=hdr(ann))
+    assert r.status_code == 200, r.text
+    mine = [e for e in r.json()["audit_log"] if e["action"] == READ]
+    assert mine and mine[-1]["changes"] == {"ids": ids}, mine
+
+
+@pytest.mark.dialect
+def test_undoing_0058_keeps_the_pages_the_log_names(start_server, db):
+    """Down to 0057 keeps audit_pages (rows name its pages); up again
+    makes nothing twice, and the log verifies after."""
+    srv = start_server(db=db, env=QUIET)
+    _, t, _ = practice(srv)
+    listed(srv, t)
+    wait_until(lambda: int(db.scalar("SELECT COUNT(*) FROM audit_pages")) == 1,
+               what="the page kept")
+    srv.stop()
+    r = srv.cli_ok("migrate", "down", "--to=0057_list_cache", "--yes")
+    assert "rolled back 1 migration" in r.stdout, r.stdout
+    assert int(db.scalar("SELECT COUNT(*) FROM audit_pages")) == 1
+    srv.cli_ok("migrate")
+    assert int(db.scalar("SELECT COUNT(*) FROM audit_pages")) == 1
+    with pytest.raises(Exception):
+        db.execute("DELETE FROM audit_pages")
+    rc, out = verify(srv)
+    assert rc == 0 and "chain intact" in out, out
