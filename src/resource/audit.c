@@ -120,7 +120,7 @@ struct hasher;
 static void hash_field(struct hasher *, const char *);
 static void hash_int(struct hasher *, int64_t);
 static void audit_hash(
-    const char *, const struct audit_row *, char[AUDIT_HASH_LEN]);
+    EVP_MD_CTX *, const char *, const struct audit_row *, char[AUDIT_HASH_LEN]);
 static void	   agent_clean(const char *, char *, size_t);
 static const char *nonempty(const char *);
 static int   row_append(struct tx *, const struct principal *, struct request *,
@@ -219,9 +219,14 @@ hash_row(struct hasher *h, const char *prev_hash, const struct audit_row *r)
 	hash_field(h, r->request_id);
 }
 
+/*
+ * The row's hash into out, by ctx when not NULL (a context the caller
+ * reuses across the rows it hashes: not one allocated for each), else by
+ * a context of its own.
+ */
 static void
-audit_hash(
-    const char *prev_hash, const struct audit_row *r, char out[AUDIT_HASH_LEN])
+audit_hash(EVP_MD_CTX *ctx, const char *prev_hash, const struct audit_row *r,
+    char out[AUDIT_HASH_LEN])
 {
 	struct hasher h;
 	unsigned char d[crypto_hash_sha256_BYTES];
@@ -229,17 +234,20 @@ audit_hash(
 
 	memset(&h, 0, sizeof(h));
 	(void)pthread_once(&sha256_once, sha256_fetch);
-	if (sha256_md != NULL && (h.evp = EVP_MD_CTX_new()) != NULL &&
+	h.evp = ctx != NULL ? ctx : EVP_MD_CTX_new();
+	if (sha256_md != NULL && h.evp != NULL &&
 	    EVP_DigestInit_ex(h.evp, sha256_md, NULL) == 1) {
 		hash_row(&h, prev_hash, r);
 		if (!h.failed && EVP_DigestFinal_ex(h.evp, d, &n) == 1 &&
 		    n == sizeof(d)) {
-			EVP_MD_CTX_free(h.evp);
+			if (ctx == NULL)
+				EVP_MD_CTX_free(h.evp);
 			hex_encode(d, sizeof(d), out);
 			return;
 		}
 	}
-	EVP_MD_CTX_free(h.evp);
+	if (ctx == NULL)
+		EVP_MD_CTX_free(h.evp);
 	memset(&h, 0, sizeof(h));
 	crypto_hash_sha256_init(&h.s);
 	hash_row(&h, prev_hash, r);
@@ -728,6 +736,7 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
 	struct stmt	  *st;
 	struct chain_link *links = NULL;
 	struct page_seen   seen[AUDIT_PAGES_SEEN];
+	EVP_MD_CTX	  *ctx = NULL;
 	char		   prev[AUDIT_HASH_LEN];
 	const char	  *ph;
 	int64_t		   last = 0;
@@ -761,6 +770,8 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
 	 * is a round trip, and a batch of reads' rows was 512 of them. */
 	if (rc == OK && n > 0 && (links = calloc(n, sizeof(*links))) == NULL)
 		rc = ERR_NOMEM;
+	if (n > 1)
+		ctx = EVP_MD_CTX_new(); /* NULL: audit_hash makes its own */
 	for (i = 0; i < n && rc == OK; i++) {
 		memset(&r, 0, sizeof(r));
 		r.seq = ++last;
@@ -781,9 +792,10 @@ audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n,
 		r.request_id = rows[i]->request_id;
 		links[i].seq = r.seq;
 		memcpy(links[i].prev, prev, AUDIT_HASH_LEN);
-		audit_hash(prev, &r, links[i].hash);
+		audit_hash(ctx, prev, &r, links[i].hash);
 		memcpy(prev, links[i].hash, AUDIT_HASH_LEN);
 	}
+	EVP_MD_CTX_free(ctx);
 	for (i = 0; i < n && rc == OK; i += k) {
 		/* A power of two: few statement texts to prepare and keep. */
 		for (k = AUDIT_INSERT_ROWS; k > n - i; k /= 2)
@@ -994,9 +1006,11 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 	const char	*ph, *h, *digest, *body;
 	int64_t		 n = 0;
 	int		 rc, step;
+	EVP_MD_CTX	*ctx;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
+	ctx = EVP_MD_CTX_new(); /* NULL: audit_hash makes its own */
 	st = store_prepare(tx,
 	    "SELECT seq, id, at, actor_ref, actor_role, "
 	    "action, entity_type, entity_id, changes, ip, user_agent, "
@@ -1031,7 +1045,7 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 			*why = "link to the previous row is wrong";
 			break;
 		}
-		audit_hash(prev, &r, hash);
+		audit_hash(ctx, prev, &r, hash);
 		if (h == NULL || strcmp(h, hash) != 0) {
 			*bad = r.seq;
 			*why = "row changed";
@@ -1064,6 +1078,7 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 		rc = STORE_DONE; /* the end of the table */
 	store_finalize(st);
 	store_tx_rollback(tx);
+	EVP_MD_CTX_free(ctx);
 	return (rc);
 }
 

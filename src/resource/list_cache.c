@@ -355,8 +355,9 @@ out:
 		*body = copy;
 		if (audit[0] != '\0') {
 			*changes = audit;
-			if (audit[strlen(audit) + 1] != '\0')
-				*entity = audit + strlen(audit) + 1;
+			audit += strlen(audit) + 1;
+			if (audit[0] != '\0')
+				*entity = audit;
 		}
 		atomic_fetch_add(&hits, 1);
 	} else
