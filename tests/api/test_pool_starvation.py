@@ -288,18 +288,20 @@ def test_a_read_statement_meeting_a_silent_server_fails_in_bounded_time(start_se
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("path", ["/v1/venues", "/v1/me"])
 def test_a_read_whose_session_touch_commit_meets_a_silent_server_is_no_unknown_outcome(
-        start_server, db):
+        start_server, db, path):
     """Authentication's side write (the session's last_activity_at, at most
     once a step) is a transaction of its own: the relay falls silent as its
     COMMIT goes out, the touch fails after the wait, and the GET's own read
     then cannot have a connection (the relay still silent, connect_timeout
-    2 s). GET /v1/venues, a public read, authenticates in its handler, so
-    the touch and the read are of one request. It answers 503 UNAVAILABLE:
-    it changed nothing the client asked for, so never
-    COMMIT_OUTCOME_UNKNOWN (before: the touch's unanswered COMMIT raised
-    the request's mark, and a read was told its change may have been
-    applied)."""
+    2 s). GET /v1/venues, a public read, authenticates in its handler;
+    GET /v1/me is checked right before its handler (hreq_dispatch, the
+    check put off from the head): either way the touch and the read are
+    of one request. It answers 503 UNAVAILABLE: it changed nothing the
+    client asked for, so never COMMIT_OUTCOME_UNKNOWN (before: the touch's
+    unanswered COMMIT raised the request's mark, and a read was told its
+    change may have been applied)."""
     u = urlsplit(db.url)
     relay = SilentRelay(u.hostname, u.port)
     try:
@@ -312,7 +314,7 @@ def test_a_read_whose_session_touch_commit_meets_a_silent_server_is_no_unknown_o
         db.execute("UPDATE auth_sessions SET last_activity_at = last_activity_at - 120000 "
                    f"WHERE user_id = '{ann['id']}'")
         relay.hold_at(rb"Q\x00\x00\x00.COMMIT\x00", after=rb"UPDATE auth_sessions ")
-        r = srv.get("/v1/venues", headers=hdr(ann), timeout=WAIT_S + 30)
+        r = srv.get(path, headers=hdr(ann), timeout=WAIT_S + 30)
         assert not relay.open.is_set(), "the relay never fell silent"
         assert "event=db_commit_outcome_unknown" in srv.log(), "not the touch's COMMIT"
         assert (r.status_code, r.json()["code"]) == (503, "UNAVAILABLE"), r.text
