@@ -19,5 +19,6 @@ BEGIN
 	RAISE EXCEPTION 'audit_pages is append-only';
 END
 $$;
-CREATE OR REPLACE TRIGGER audit_pages_append_only BEFORE UPDATE OR DELETE ON audit_pages
+DROP TRIGGER IF EXISTS audit_pages_append_only ON audit_pages;
+CREATE TRIGGER audit_pages_append_only BEFORE UPDATE OR DELETE ON audit_pages
 	FOR EACH ROW EXECUTE FUNCTION audit_pages_append_only();

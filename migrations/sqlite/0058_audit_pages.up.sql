@@ -12,7 +12,7 @@
 CREATE TABLE IF NOT EXISTS audit_pages (
 	digest	TEXT PRIMARY KEY,
 	body	TEXT NOT NULL
-) WITHOUT ROWID;
+);
 -- Append-only, as audit_log is.
 CREATE TRIGGER IF NOT EXISTS audit_pages_no_update BEFORE UPDATE ON audit_pages
 BEGIN

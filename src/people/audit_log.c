@@ -152,7 +152,7 @@ people_audit_log_list(struct request *req)
 	struct stmt	    *st;
 	const char *filters[4] = { "entity_type", "entity_id", "actor_ref",
 		"action" };
-	const char *fv[4], *s, *alt = NULL, *ip;
+	const char *fv[4], *s, *alt = NULL, *ip, *changes;
 	char	   *sql, detail[48], ipv[AUDIT_IP_STORED_LEN];
 	json_t	   *data = NULL, *row, *errs;
 	int64_t	    from = 0, to = 0;
@@ -203,11 +203,14 @@ people_audit_log_list(struct request *req)
 	    strstr(fv[3], "cancelled") == NULL)
 		log_info("event=deprecated_spelling field=action "
 			 "given=canceled read_as=cancelled");
-	sql = arena_strdup(req->arena,
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK ||
+	    (rc = audit_changes_shown(tx, &changes)) != OK)
+		goto out;
+	sql = arena_printf(req->arena,
 	    "SELECT seq, id, at, actor_ref, "
-	    "actor_role, action, entity_type, entity_id, " AUDIT_CHANGES_SHOWN
-	    ", ip, user_agent, request_id, prev_hash, hash FROM "
-	    "audit_log" AUDIT_PAGES_JOIN " WHERE 1 = 1");
+	    "actor_role, action, entity_type, entity_id, %s, ip, user_agent, "
+	    "request_id, prev_hash, hash FROM audit_log WHERE 1 = 1",
+	    changes);
 	for (i = 0; i < 4; i++)
 		if (fv[i] != NULL)
 			sql = arena_printf(req->arena,
@@ -224,11 +227,9 @@ people_audit_log_list(struct request *req)
 		sql = arena_printf(req->arena, "%s AND seq < ?", sql);
 	sql = arena_printf(req->arena, "%s ORDER BY seq DESC LIMIT ?", sql);
 	if (sql == NULL) {
-		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
-		return;
-	}
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		rc = ERR_NOMEM;
 		goto out;
+	}
 	st = store_prepare(tx, sql);
 	for (i = 0; i < 4; i++)
 		if (fv[i] != NULL)

@@ -333,18 +333,21 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 {
 	struct audit_reader rd;
 	json_t		   *row;
-	const char	   *ref;
+	const char	   *ref, *changes;
+	char		    sql[1024];
 	size_t		    i;
 	int		    rc = OK;
 
-	rc = rows_json(tx,
+	if ((rc = audit_changes_shown(tx, &changes)) != OK)
+		return (rc);
+	snprintf(sql, sizeof(sql),
 	    "SELECT seq, id, at, actor_ref, actor_role, action, "
-	    "entity_type, entity_id, " AUDIT_CHANGES_SHOWN ", ip, "
-	    "user_agent, request_id FROM audit_log" AUDIT_PAGES_JOIN
-	    " WHERE actor_ref = ? OR (entity_type = 'users' AND "
+	    "entity_type, entity_id, %s, ip, user_agent, request_id "
+	    "FROM audit_log WHERE actor_ref = ? OR (entity_type = 'users' AND "
 	    "entity_id = ?) ORDER BY seq",
-	    "itTtttttjttt", audit_ref[0] != '\0' ? audit_ref : "-", user_id,
-	    out, truncated);
+	    changes);
+	rc = rows_json(tx, sql, "itTtttttjttt",
+	    audit_ref[0] != '\0' ? audit_ref : "-", user_id, out, truncated);
 	if (rc != OK)
 		return (rc);
 	audit_reader_init(&rd);

@@ -55,10 +55,15 @@
  * and are hashed as stored. So the chain covers the digest, the digest
  * the body: verify_page checks that each page a row names is there and
  * hashes to its name. Readers show the body in the row's place
- * (AUDIT_PAGES_JOIN), so the log reads as before.
+ * (audit_changes_shown), so the log reads as before.
+ *
+ * A process may serve while 0058 is pending (a database not migrated
+ * yet, an older backup restored): then changes stay in their rows, as
+ * before it, and readers read them so (pages_usable).
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +97,15 @@
 #define AUDIT_REF_HEAD "{\"$ids\":\""
 #define AUDIT_REF_TAIL "\"}"
 #define AUDIT_REF_LEN  (sizeof(AUDIT_REF_HEAD) - 1 + 64 + 2)
-_Static_assert(AUDIT_REF_LEN == 75, "AUDIT_PAGES_JOIN says 75");
+_Static_assert(AUDIT_REF_LEN == 75, "PAGE_BODY_SQL says 75");
+/* The body of the page audit_log's row names, NULL when it names none. */
+#define PAGE_BODY_SQL                                                          \
+	"CASE WHEN length(audit_log.changes) = 75 THEN (SELECT "               \
+	"audit_pages.body FROM audit_pages WHERE audit_pages.digest = "        \
+	"substr(audit_log.changes, 10, 64) AND audit_log.changes = "           \
+	"'{\"$ids\":\"' || audit_pages.digest || '\"}') END"
+/* Asked again at most this often while audit_pages is not there. */
+#define AUDIT_PAGES_ASK_MS 1000
 /* Distinct pages an append remembers having kept (more: kept again,
  * which changes nothing). */
 #define AUDIT_PAGES_SEEN 8
@@ -680,6 +693,46 @@ chain_insert(struct tx *tx, struct audit_pending *const *rows,
 }
 
 /*
+ * Whether audit_pages is there (0058 applied) for the rows appended: kept
+ * once seen, for 0058's down keeps it; while not, asked again at most
+ * every AUDIT_PAGES_ASK_MS; after an insert into it failed (an older
+ * database restored under a serving process), asked at the next append.
+ */
+static atomic_int   pages_there;
+static atomic_llong pages_asked_ms;
+
+static int
+pages_usable(struct tx *tx)
+{
+	int64_t now = time_mono_ns() / 1000000, at;
+	int	there = 0;
+
+	if (atomic_load(&pages_there))
+		return (1);
+	at = (int64_t)atomic_load(&pages_asked_ms);
+	if (at != 0 && now - at < AUDIT_PAGES_ASK_MS)
+		return (0);
+	atomic_store(&pages_asked_ms, (long long)now);
+	if (store_table_exists(tx, "audit_pages", &there) == OK && there)
+		atomic_store(&pages_there, 1);
+	return (there);
+}
+
+int
+audit_changes_shown(struct tx *tx, const char **expr)
+{
+	int there = 0, rc;
+
+	*expr = "audit_log.changes AS changes";
+	if ((rc = store_table_exists(tx, "audit_pages", &there)) != OK)
+		return (rc);
+	if (there)
+		*expr =
+		    "COALESCE(" PAGE_BODY_SQL ", audit_log.changes) AS changes";
+	return (OK);
+}
+
+/*
  * A row's changes, when they are a page (see the top), kept in
  * audit_pages unless seen[] says they are already; ref gets the changes
  * that name it. ref "" when they are not a page.
@@ -696,7 +749,7 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 	ref[0] = '\0';
 	if (changes == NULL ||
 	    strncmp(changes, AUDIT_PAGE_HEAD, strlen(AUDIT_PAGE_HEAD)) != 0 ||
-	    (len = strlen(changes)) < AUDIT_PAGE_MIN)
+	    (len = strlen(changes)) < AUDIT_PAGE_MIN || !pages_usable(tx))
 		return (OK);
 	for (i = 0; i < *nseen && i < AUDIT_PAGES_SEEN; i++)
 		if (seen[i].len == len &&
@@ -719,6 +772,9 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 		store_finalize(st);
 		if (rc != STORE_DONE) {
 			p->len = 0; /* not kept */
+			/* The table gone meanwhile? Asked again next time. */
+			atomic_store(&pages_there, 0);
+			atomic_store(&pages_asked_ms, 0);
 			return (rc == ERR_CONFLICT ? ERR_BUSY : rc);
 		}
 		(*nseen)++;
@@ -1005,18 +1061,31 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 	char		 hash[AUDIT_HASH_LEN], page[AUDIT_HASH_LEN] = "";
 	const char	*ph, *h, *digest, *body;
 	int64_t		 n = 0;
-	int		 rc, step;
+	int		 rc, step, there = 0;
 	EVP_MD_CTX	*ctx;
+	char		 sql[2048];
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
 	ctx = EVP_MD_CTX_new(); /* NULL: audit_hash makes its own */
-	st = store_prepare(tx,
+	/* The page a row names and its length in bytes (a NUL inside it
+	 * would end the text strlen sees), while 0058 is applied. */
+	if ((rc = store_table_exists(tx, "audit_pages", &there)) != OK) {
+		store_tx_rollback(tx);
+		EVP_MD_CTX_free(ctx);
+		return (rc);
+	}
+	snprintf(sql, sizeof(sql),
 	    "SELECT seq, id, at, actor_ref, actor_role, "
 	    "action, entity_type, entity_id, changes, ip, user_agent, "
-	    "request_id, prev_hash, hash, audit_pages.body FROM "
-	    "audit_log" AUDIT_PAGES_JOIN " WHERE seq >= ? "
-	    "ORDER BY seq LIMIT ?");
+	    "request_id, prev_hash, hash, %s, %s FROM audit_log "
+	    "WHERE seq >= ? ORDER BY seq LIMIT ?",
+	    there ? PAGE_BODY_SQL : "NULL",
+	    !there ? "NULL"
+		: store_tx_dialect(tx) == STORE_POSTGRES
+		? "octet_length(" PAGE_BODY_SQL ")"
+		: "length(CAST(" PAGE_BODY_SQL " AS BLOB))");
+	st = store_prepare(tx, sql);
 	store_bind_int64(st, 1, *next_seq);
 	store_bind_int64(st, 2, AUDIT_VERIFY_PAGE);
 	while ((step = store_step(st)) == STORE_ROW) {
@@ -1061,7 +1130,8 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 				break;
 			}
 			sha256_hex(body, strlen(body), hash);
-			if (strncmp(hash, digest, 64) != 0) {
+			if (strncmp(hash, digest, 64) != 0 ||
+			    store_col_int64(st, 15) != (int64_t)strlen(body)) {
 				*bad = r.seq;
 				*why = "the page of ids it names was changed";
 				break;

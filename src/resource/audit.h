@@ -72,15 +72,12 @@ char *audit_changes_text(json_t *changes);
 /*
  * A read of many rows keeps their ids once, in audit_pages (migration
  * 0058; audit.c, "Pages"), and its row's changes name them by digest.
- * Readers of the log select FROM audit_log AUDIT_PAGES_JOIN and show
- * AUDIT_CHANGES_SHOWN as the changes: the page's text in its row's place.
+ * Readers of the log select *expr as the changes column of audit_log
+ * (its own name kept): the page's text in its row's place, the stored
+ * changes while 0058 is pending (no table to read them from). A static
+ * string; an error when the catalog cannot be read.
  */
-#define AUDIT_PAGES_JOIN                                                       \
-	" LEFT JOIN audit_pages ON length(audit_log.changes) = 75 AND "        \
-	"audit_pages.digest = substr(audit_log.changes, 10, 64) AND "          \
-	"audit_log.changes = '{\"$ids\":\"' || audit_pages.digest || '\"}'"
-#define AUDIT_CHANGES_SHOWN                                                    \
-	"COALESCE(audit_pages.body, audit_log.changes) AS changes"
+int audit_changes_shown(struct tx *, const char **expr);
 /*
  * Wait until every row this process queued before the call is in the
  * log (up to db_busy_timeout_ms, then ERR_BUSY): before reading the log.

@@ -1395,6 +1395,14 @@ def grow_audit_log(db, n, batch=2000):
     return seq
 
 
+# audit_log's changes as the log's readers show them: a read's page of ids
+# (migration 0058, kept once in audit_pages) in the place of the row's
+# {"$ids":"<digest>"}. For SQL reading the log directly.
+AUDIT_CHANGES = ("COALESCE((SELECT body FROM audit_pages WHERE "
+                 "'{\"$ids\":\"' || digest || '\"}' = audit_log.changes), "
+                 "audit_log.changes)")
+
+
 def tamper(db, sql):
     """Write to the audit log as the database owner could: drop the
     append-only triggers, then run sql, committed, on either database."""

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import (DB_KIND, SilentRelay, at, book, hdr, person, profile, relate,
-                      wait_until)
+from conftest import (AUDIT_CHANGES, DB_KIND, SilentRelay, at, book, hdr, person, profile,
+                      relate, wait_until)
 
 try:
     import psycopg2
@@ -134,7 +134,7 @@ def at_once(tries):
 def audit_rows(db, rid):
     """The read audit rows of request rid: (entity_id, ids named)."""
     out = []
-    for eid, changes in db.query("SELECT entity_id, changes FROM audit_log WHERE "
+    for eid, changes in db.query(f"SELECT entity_id, {AUDIT_CHANGES} FROM audit_log WHERE "
                                  f"request_id = '{rid}' AND action = 'therapy_sessions.read'"):
         out.append((eid, sorted(json.loads(changes or "{}").get("ids", []))))
     return out
