@@ -336,16 +336,18 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	const char	   *ref, *changes;
 	char		    sql[1024];
 	size_t		    i;
-	int		    rc = OK;
+	int		    rc = OK, n;
 
 	if ((rc = audit_changes_shown(tx, &changes)) != OK)
 		return (rc);
-	snprintf(sql, sizeof(sql),
+	n = snprintf(sql, sizeof(sql),
 	    "SELECT seq, id, at, actor_ref, actor_role, action, "
 	    "entity_type, entity_id, %s, ip, user_agent, request_id "
 	    "FROM audit_log WHERE actor_ref = ? OR (entity_type = 'users' AND "
 	    "entity_id = ?) ORDER BY seq",
 	    changes);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return (ERR_INTERNAL);
 	rc = rows_json(tx, sql, "itTtttttjttt",
 	    audit_ref[0] != '\0' ? audit_ref : "-", user_id, out, truncated);
 	if (rc != OK)

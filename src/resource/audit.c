@@ -104,6 +104,25 @@ _Static_assert(AUDIT_REF_LEN == 75, "PAGE_BODY_SQL says 75");
 	"audit_pages.body FROM audit_pages WHERE audit_pages.digest = "        \
 	"substr(audit_log.changes, 10, 64) AND audit_log.changes = "           \
 	"'{\"$ids\":\"' || audit_pages.digest || '\"}') END"
+/* The same page joined to its row (verify_page: body and length). */
+#define PAGES_JOIN_SQL                                                         \
+	" LEFT JOIN audit_pages ON length(audit_log.changes) = 75 AND "        \
+	"audit_pages.digest = substr(audit_log.changes, 10, 64) AND "          \
+	"audit_log.changes = '{\"$ids\":\"' || audit_pages.digest || '\"}'"
+/* SQLite: the bytes of a row's text fields, as stored (row_bytes). */
+#define ROW_BYTES_SQL                                                          \
+	"COALESCE(length(CAST(id AS BLOB)), 0) + "                             \
+	"COALESCE(length(CAST(actor_ref AS BLOB)), 0) + "                      \
+	"COALESCE(length(CAST(actor_role AS BLOB)), 0) + "                     \
+	"COALESCE(length(CAST(action AS BLOB)), 0) + "                         \
+	"COALESCE(length(CAST(entity_type AS BLOB)), 0) + "                    \
+	"COALESCE(length(CAST(entity_id AS BLOB)), 0) + "                      \
+	"COALESCE(length(CAST(changes AS BLOB)), 0) + "                        \
+	"COALESCE(length(CAST(ip AS BLOB)), 0) + "                             \
+	"COALESCE(length(CAST(user_agent AS BLOB)), 0) + "                     \
+	"COALESCE(length(CAST(request_id AS BLOB)), 0) + "                     \
+	"COALESCE(length(CAST(prev_hash AS BLOB)), 0) + "                      \
+	"COALESCE(length(CAST(hash AS BLOB)), 0)"
 /* Asked again at most this often while audit_pages is not there. */
 #define AUDIT_PAGES_ASK_MS 1000
 /* Distinct pages an append remembers having kept (more: kept again,
@@ -772,10 +791,22 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 		store_finalize(st);
 		if (rc != STORE_DONE) {
 			p->len = 0; /* not kept */
-			/* The table gone meanwhile? Asked again next time. */
+			/* The table gone meanwhile (an older database
+			 * restored)? Asked again. On SQLite the failed
+			 * statement ends no transaction: asked now, and ids
+			 * kept in the row if it is gone. On PostgreSQL the
+			 * transaction is over: tried again (ERR_BUSY), and
+			 * the next try asks. */
 			atomic_store(&pages_there, 0);
 			atomic_store(&pages_asked_ms, 0);
-			return (rc == ERR_CONFLICT ? ERR_BUSY : rc);
+			if (store_tx_dialect(tx) != STORE_POSTGRES &&
+			    rc == ERR_DB && !pages_usable(tx))
+				return (OK);
+			return (rc == ERR_CONFLICT ||
+				    (rc == ERR_DB &&
+					store_tx_dialect(tx) == STORE_POSTGRES)
+				? ERR_BUSY
+				: rc);
 		}
 		(*nseen)++;
 	}
@@ -1045,6 +1076,23 @@ audit_details_json(
 	return (OK);
 }
 
+/* The bytes of r's text fields and its two hashes as strlen sees them
+ * (ROW_BYTES_SQL counts them as stored). */
+static int64_t
+row_bytes(const struct audit_row *r, const char *prev_hash, const char *hash)
+{
+	const char *f[] = { r->id, r->actor_ref, r->actor_role, r->action,
+		r->entity_type, r->entity_id, r->changes, r->ip, r->user_agent,
+		r->request_id, prev_hash, hash };
+	int64_t	    n = 0;
+	size_t	    i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i] != NULL)
+			n += (int64_t)strlen(f[i]);
+	return (n);
+}
+
 /*
  * Check the rows after *next_seq - 1, one page, in a transaction of its
  * own. *next_seq, prev and *rows advance; *bad and *why are set at the
@@ -1061,30 +1109,36 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 	char		 hash[AUDIT_HASH_LEN], page[AUDIT_HASH_LEN] = "";
 	const char	*ph, *h, *digest, *body;
 	int64_t		 n = 0;
-	int		 rc, step, there = 0;
+	int		 rc, step, there = 0, pg, len;
 	EVP_MD_CTX	*ctx;
 	char		 sql[2048];
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
 	ctx = EVP_MD_CTX_new(); /* NULL: audit_hash makes its own */
-	/* The page a row names and its length in bytes (a NUL inside it
-	 * would end the text strlen sees), while 0058 is applied. */
+	/* The page a row names and its length in bytes, while audit_pages
+	 * is there; on SQLite, whose text may hold a NUL that would end
+	 * what strlen (and so the hash) sees, the row's bytes too. */
 	if ((rc = store_table_exists(tx, "audit_pages", &there)) != OK) {
 		store_tx_rollback(tx);
 		EVP_MD_CTX_free(ctx);
 		return (rc);
 	}
-	snprintf(sql, sizeof(sql),
-	    "SELECT seq, id, at, actor_ref, actor_role, "
-	    "action, entity_type, entity_id, changes, ip, user_agent, "
-	    "request_id, prev_hash, hash, %s, %s FROM audit_log "
-	    "WHERE seq >= ? ORDER BY seq LIMIT ?",
-	    there ? PAGE_BODY_SQL : "NULL",
-	    !there ? "NULL"
-		: store_tx_dialect(tx) == STORE_POSTGRES
-		? "octet_length(" PAGE_BODY_SQL ")"
-		: "length(CAST(" PAGE_BODY_SQL " AS BLOB))");
+	pg = store_tx_dialect(tx) == STORE_POSTGRES;
+	len = snprintf(sql, sizeof(sql),
+	    "SELECT seq, id, at, actor_ref, actor_role, action, entity_type, "
+	    "entity_id, changes, ip, user_agent, request_id, prev_hash, hash, "
+	    "%s, %s, %s FROM audit_log%s WHERE seq >= ? ORDER BY seq LIMIT ?",
+	    there ? "audit_pages.body" : "NULL",
+	    !there   ? "NULL"
+		: pg ? "octet_length(audit_pages.body)"
+		     : "length(CAST(audit_pages.body AS BLOB))",
+	    pg ? "NULL" : ROW_BYTES_SQL, there ? PAGES_JOIN_SQL : "");
+	if (len < 0 || (size_t)len >= sizeof(sql)) {
+		store_tx_rollback(tx);
+		EVP_MD_CTX_free(ctx);
+		return (ERR_INTERNAL);
+	}
 	st = store_prepare(tx, sql);
 	store_bind_int64(st, 1, *next_seq);
 	store_bind_int64(st, 2, AUDIT_VERIFY_PAGE);
@@ -1115,7 +1169,9 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 			break;
 		}
 		audit_hash(ctx, prev, &r, hash);
-		if (h == NULL || strcmp(h, hash) != 0) {
+		if (h == NULL || strcmp(h, hash) != 0 ||
+		    (!store_col_is_null(st, 16) &&
+			store_col_int64(st, 16) != row_bytes(&r, ph, h))) {
 			*bad = r.seq;
 			*why = "row changed";
 			break;

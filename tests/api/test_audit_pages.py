@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import at, book, hdr, person, profile, relate, wait_until
+from conftest import at, book, hdr, person, profile, relate, tamper, wait_until
 
 QUIET = {"CAREBASE_JOB_WORKERS": "0"}
 LIST = "/v1/therapy-sessions"
@@ -270,3 +270,18 @@ def test_verify_sees_bytes_hidden_after_a_nul_in_a_page(start_server, db):
     assert rc != 0
     assert (f"audit: chain broken at seq {first} (the page of ids it names was changed)"
             in out), out
+
+
+@pytest.mark.sqlite_only
+def test_verify_sees_bytes_hidden_after_a_nul_in_a_row(start_server, db):
+    """The same of a row's own text (its hash covers what strlen sees)."""
+    srv = start_server(db=db, env=QUIET)
+    practice(srv, n=1)
+    seq = int(db.scalar("SELECT MAX(seq) FROM audit_log")) // 2 + 1
+    rc, out = verify(srv)
+    assert rc == 0, out
+    tamper(db, f"UPDATE audit_log SET changes = changes || char(0) || 'hidden' "
+               f"WHERE seq = {seq}")
+    rc, out = verify(srv)
+    assert rc != 0
+    assert f"audit: chain broken at seq {seq} (row changed)" in out, out
