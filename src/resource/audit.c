@@ -763,7 +763,7 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 	struct page_seen *p = NULL;
 	struct stmt	 *st;
 	size_t		  len, i;
-	int		  rc;
+	int		  rc, gone;
 
 	ref[0] = '\0';
 	if (changes == NULL ||
@@ -782,6 +782,7 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 		p->body = changes;
 		p->len = len;
 		sha256_hex(changes, len, p->digest);
+		gone = store_tx_no_table(tx); /* before: not this one's */
 		st = store_prepare(tx,
 		    "INSERT INTO audit_pages (digest, body) VALUES (?, ?) "
 		    "ON CONFLICT (digest) DO NOTHING");
@@ -791,22 +792,15 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 		store_finalize(st);
 		if (rc != STORE_DONE) {
 			p->len = 0; /* not kept */
+			if (gone || !store_tx_no_table(tx))
+				return (rc == ERR_CONFLICT ? ERR_BUSY : rc);
 			/* The table gone meanwhile (an older database
-			 * restored)? Asked again. On SQLite the failed
-			 * statement ends no transaction: asked now, and ids
-			 * kept in the row if it is gone. On PostgreSQL the
-			 * transaction is over: tried again (ERR_BUSY), and
-			 * the next try asks. */
+			 * restored): the transaction failed with the
+			 * statement and is tried again (ERR_BUSY:
+			 * store_run), whose append asks again. */
 			atomic_store(&pages_there, 0);
 			atomic_store(&pages_asked_ms, 0);
-			if (store_tx_dialect(tx) != STORE_POSTGRES &&
-			    rc == ERR_DB && !pages_usable(tx))
-				return (OK);
-			return (rc == ERR_CONFLICT ||
-				    (rc == ERR_DB &&
-					store_tx_dialect(tx) == STORE_POSTGRES)
-				? ERR_BUSY
-				: rc);
+			return (ERR_BUSY);
 		}
 		(*nseen)++;
 	}

@@ -238,6 +238,9 @@ pg_result_status(struct conn *c, PGresult *res, const char *what)
 	/* A column a pending migration adds (store_tx_no_column). */
 	if (state != NULL && strcmp(state, "42703") == 0)
 		c->tx.no_column = 1;
+	/* A table a pending migration makes (store_tx_no_table). */
+	if (state != NULL && strcmp(state, "42P01") == 0)
+		c->tx.no_table = 1;
 	if (state != NULL && strncmp(state, "23", 2) == 0) {
 		log_debug("event=db_conflict db=postgres op=%s sqlstate=%s "
 			  "msg=%s",

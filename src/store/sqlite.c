@@ -75,6 +75,7 @@ static void	    sq_bind_double(struct stmt *, int, double);
 static void	    sq_bind_blob(struct stmt *, int, const void *, size_t);
 static void	    sq_bind_null(struct stmt *, int);
 static int	    sq_step(struct stmt *);
+static void	    sq_missing(struct conn *, int);
 static int64_t	    sq_changes(struct stmt *);
 static int	    sq_col_count(struct stmt *);
 static const char  *sq_col_name(struct stmt *, int);
@@ -467,11 +468,7 @@ sq_stmt_new(struct conn *c, const char *sql)
 	rc = sqlite3_prepare_v3(
 	    SCONN(c)->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->st, &tail);
 	if (rc != SQLITE_OK) {
-		/* A column a pending migration adds (store_tx_no_column). */
-		if ((rc & 0xff) == SQLITE_ERROR &&
-		    strncmp(sqlite3_errmsg(SCONN(c)->db), "no such column",
-			14) == 0)
-			c->tx.no_column = 1;
+		sq_missing(c, rc);
 		sq_status(SCONN(c)->db, rc, "prepare");
 		goto fail;
 	}
@@ -555,6 +552,23 @@ sq_bind_null(struct stmt *st, int i)
 	sq_bind_check(st, i, sqlite3_bind_null(SSTMT(st)->st, i));
 }
 
+/*
+ * A statement that failed naming a column or a table not there: one a
+ * pending migration adds (store_tx_no_column, store_tx_no_table).
+ */
+static void
+sq_missing(struct conn *c, int rc)
+{
+	const char *msg = sqlite3_errmsg(SCONN(c)->db);
+
+	if ((rc & 0xff) != SQLITE_ERROR || msg == NULL)
+		return;
+	if (strncmp(msg, "no such column", 14) == 0)
+		c->tx.no_column = 1;
+	else if (strncmp(msg, "no such table", 13) == 0)
+		c->tx.no_table = 1;
+}
+
 static int
 sq_step(struct stmt *st)
 {
@@ -572,6 +586,9 @@ sq_step(struct stmt *st)
 		ss->done = 1;
 		return (STORE_DONE);
 	default:
+		/* A statement kept prepared whose table or column went
+		 * (prepared again by the step, which fails so). */
+		sq_missing(st->conn, rc);
 		ss->err = sq_status(SCONN(st->conn)->db, rc, "step");
 		return (ss->err);
 	}

@@ -615,6 +615,7 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	c->tx.kind = kind;
 	c->tx.failed = OK;
 	c->tx.no_column = 0;
+	c->tx.no_table = 0;
 	c->tx.writer = writer;
 	c->tx.serial = atomic_fetch_add(&tx_serials, 1) + 1;
 	c->tx.clock0 = atomic_load(&s->changes);
@@ -747,6 +748,12 @@ int
 store_tx_no_column(const struct tx *tx)
 {
 	return (tx != NULL && tx->no_column);
+}
+
+int
+store_tx_no_table(const struct tx *tx)
+{
+	return (tx != NULL && tx->no_table);
 }
 
 enum store_dialect

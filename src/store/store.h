@@ -231,6 +231,9 @@ enum store_dialect store_tx_dialect(const struct tx *);
  * statement's status stays ERR_DB; 0 for NULL.
  */
 int store_tx_no_column(const struct tx *);
+/* The same of a table (SQLite "no such table", PostgreSQL 42P01
+ * undefined_table). */
+int store_tx_no_table(const struct tx *);
 /*
  * Serialise writers on key until this transaction ends: a PostgreSQL
  * advisory transaction lock on hashtext(key). On SQLite a write

@@ -36,7 +36,9 @@ struct tx {
 	int	     kind;
 	int	     failed; /* first failed statement's status */
 	/* A statement failed naming a column not there (store_tx_no_column). */
-	int		no_column;
+	int no_column;
+	/* One failed naming a table not there (store_tx_no_table). */
+	int		no_table;
 	int		writer; /* holds the store's writer turn (one_writer) */
 	uint64_t	serial; /* store_tx_serial */
 	uint64_t	clock0; /* the change clock at its begin */
