@@ -44,6 +44,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/arena.h"
 #include "core/config.h"
@@ -88,12 +89,25 @@ static int64_t	       swept_ms; /* under cache_mu */
 static atomic_int      usable;
 static atomic_ullong   hits, misses, kept, refused;
 
-static void start(struct store *);
-static void wipe_all(void);
-static void sweep_locked(int64_t, int64_t, int);
-static void page_wipe(struct page *);
-static void on_note(const char *, void *);
-static void on_state(int, void *);
+/*
+ * The sweeper: pages past list_cache_ttl_ms wiped every SWEEP_MS even
+ * while no list is asked for, so an idle process keeps no page of health
+ * data much past its time (a request's sweep alone waited for the next
+ * list). Started with the pages, ended by list_cache_stop.
+ */
+static pthread_mutex_t sweeper_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  sweeper_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t       sweeper;
+static int	       sweeper_on, sweeper_stop; /* under sweeper_mu */
+
+static void  start(struct store *);
+static void  sweeper_start(void);
+static void *sweeper_main(void *);
+static void  wipe_all(void);
+static void  sweep_locked(int64_t, int64_t, int);
+static void  page_wipe(struct page *);
+static void  on_note(const char *, void *);
+static void  on_state(int, void *);
 
 static int64_t
 mono_ms(void)
@@ -149,6 +163,7 @@ start(struct store *db)
 			settled = 1;
 			goto out;
 		}
+		sweeper_start();
 	}
 	if ((rc = migrate_applied(db, MIGRATION)) != OK)
 		why = rc == ERR_NOT_FOUND ? "migration_0057_pending"
@@ -295,6 +310,46 @@ sweep_locked(int64_t now, int64_t stamp, int force)
 }
 
 static void
+sweeper_start(void)
+{
+	pthread_mutex_lock(&sweeper_mu);
+	if (!sweeper_on && !sweeper_stop) {
+		if (pthread_create(&sweeper, NULL, sweeper_main, NULL) == 0)
+			sweeper_on = 1;
+		else /* the requests' sweeps still run */
+			log_warn("event=list_cache_sweeper_failed");
+	}
+	pthread_mutex_unlock(&sweeper_mu);
+}
+
+static void *
+sweeper_main(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	pthread_mutex_lock(&sweeper_mu);
+	while (!sweeper_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += SWEEP_MS / 1000;
+		ts.tv_nsec += (long)(SWEEP_MS % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&sweeper_cv, &sweeper_mu, &ts);
+		if (sweeper_stop)
+			break;
+		/* By age only: no stamp is older than every page. */
+		pthread_mutex_lock(&cache_mu);
+		sweep_locked(mono_ms(), INT64_MIN, 0);
+		pthread_mutex_unlock(&cache_mu);
+	}
+	pthread_mutex_unlock(&sweeper_mu);
+	return (NULL);
+}
+
+static void
 page_wipe(struct page *p)
 {
 	if (p->key == NULL)
@@ -436,7 +491,17 @@ list_cache_stop(void)
 {
 	struct store_listener *l;
 	size_t		       i;
+	int		       on;
 
+	/* The sweeper first (it takes cache_mu), none started after. */
+	pthread_mutex_lock(&sweeper_mu);
+	sweeper_stop = 1;
+	on = sweeper_on;
+	sweeper_on = 0;
+	pthread_cond_signal(&sweeper_cv);
+	pthread_mutex_unlock(&sweeper_mu);
+	if (on)
+		pthread_join(sweeper, NULL);
 	pthread_mutex_lock(&start_mu);
 	settled = 1;
 	atomic_store(&done, 1);

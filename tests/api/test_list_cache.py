@@ -418,6 +418,22 @@ def test_migration_0057_undone_while_serving_leaves_lists_right(start_server, db
     assert "status=500" not in a.log()
 
 
+
+@pytest.mark.dialect
+def test_an_idle_process_keeps_no_page_past_its_time(start_server, db):
+    """A page kept is wiped list_cache_ttl_ms after it was read (and a
+    sweep's second) even while no list is asked for: only /metrics is
+    read meanwhile, which sweeps nothing (before, the pages of health
+    data stayed in memory until the next list)."""
+    a = start_server(db=db, env={**QUIET, "CAREBASE_LIST_CACHE_TTL_MS": "1000"})
+    c = clinic(a)
+    t = c["therapist"]
+    in_use(a, t)
+    listed(a, t)
+    assert counts(a)["bytes"] > 0
+    wait_until(lambda: counts(a)["bytes"] == 0, timeout=6,
+               what="the page wiped with no list asked for")
+
 def count(db):
     return int(db.scalar("SELECT n FROM data_changes WHERE id = 1"))
 
