@@ -797,9 +797,13 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 			/* The table gone meanwhile (an older database
 			 * restored): the transaction failed with the
 			 * statement and is tried again (ERR_BUSY:
-			 * store_run), whose append asks again. */
+			 * store_run), keeping ids in rows; the table is
+			 * asked for again AUDIT_PAGES_ASK_MS on (so a
+			 * catalog that says it is there while the INSERT
+			 * says not costs a try a second, not a loop). */
 			atomic_store(&pages_there, 0);
-			atomic_store(&pages_asked_ms, 0);
+			atomic_store(&pages_asked_ms,
+			    (long long)(time_mono_ns() / 1000000));
 			return (ERR_BUSY);
 		}
 		(*nseen)++;
