@@ -714,8 +714,9 @@ chain_insert(struct tx *tx, struct audit_pending *const *rows,
 /*
  * Whether audit_pages is there (0058 applied) for the rows appended: kept
  * once seen, for 0058's down keeps it; while not, asked again at most
- * every AUDIT_PAGES_ASK_MS; after an insert into it failed (an older
- * database restored under a serving process), asked at the next append.
+ * every AUDIT_PAGES_ASK_MS; after an insert into it found it gone (an
+ * older database restored under a serving process), not there until
+ * asked again AUDIT_PAGES_ASK_MS later (page_keep).
  */
 static atomic_int   pages_there;
 static atomic_llong pages_asked_ms;

@@ -36,7 +36,8 @@
  *
  * Pages hold opened personal and health fields: each is wiped when it
  * goes (replaced; too old or read before a write told, at the next list
- * a second later at most, or at once when the bytes are full; at the
+ * a second later at most, or at once when the bytes are full; too old,
+ * by the sweeper once a second even when no list is asked for; at the
  * end of serve; when the cache goes off).
  */
 #include <pthread.h>
@@ -96,7 +97,7 @@ static atomic_ullong   hits, misses, kept, refused;
  * list). Started with the pages, ended by list_cache_stop.
  */
 static pthread_mutex_t sweeper_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t  sweeper_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t  sweeper_cv; /* on the monotonic clock, while on */
 static pthread_t       sweeper;
 static int	       sweeper_on, sweeper_stop; /* under sweeper_mu */
 
@@ -312,12 +313,22 @@ sweep_locked(int64_t now, int64_t stamp, int force)
 static void
 sweeper_start(void)
 {
+	pthread_condattr_t ca;
+
 	pthread_mutex_lock(&sweeper_mu);
 	if (!sweeper_on && !sweeper_stop) {
+		/* Timed on the monotonic clock: the wall clock set back
+		 * does not hold the sweep back. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&sweeper_cv, &ca);
+		pthread_condattr_destroy(&ca);
 		if (pthread_create(&sweeper, NULL, sweeper_main, NULL) == 0)
 			sweeper_on = 1;
-		else /* the requests' sweeps still run */
+		else { /* the requests' sweeps still run */
+			pthread_cond_destroy(&sweeper_cv);
 			log_warn("event=list_cache_sweeper_failed");
+		}
 	}
 	pthread_mutex_unlock(&sweeper_mu);
 }
@@ -326,11 +337,13 @@ static void *
 sweeper_main(void *arg)
 {
 	struct timespec ts;
+	int64_t		now;
+	size_t		i;
 
 	(void)arg;
 	pthread_mutex_lock(&sweeper_mu);
 	while (!sweeper_stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += SWEEP_MS / 1000;
 		ts.tv_nsec += (long)(SWEEP_MS % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -340,9 +353,16 @@ sweeper_main(void *arg)
 		(void)pthread_cond_timedwait(&sweeper_cv, &sweeper_mu, &ts);
 		if (sweeper_stop)
 			break;
-		/* By age only: no stamp is older than every page. */
+		/* By age only, and not as a request's sweep: those wipe
+		 * the pages read before a write told too, once a second
+		 * (swept_ms), which this one leaves to them. */
+		now = mono_ms();
 		pthread_mutex_lock(&cache_mu);
-		sweep_locked(mono_ms(), INT64_MIN, 0);
+		for (i = 0; i < npages; i++)
+			if (pages[i].key != NULL &&
+			    now - pages[i].at_ms >=
+				(int64_t)config.list_cache_ttl_ms)
+				page_wipe(&pages[i]);
 		pthread_mutex_unlock(&cache_mu);
 	}
 	pthread_mutex_unlock(&sweeper_mu);
@@ -498,10 +518,13 @@ list_cache_stop(void)
 	sweeper_stop = 1;
 	on = sweeper_on;
 	sweeper_on = 0;
-	pthread_cond_signal(&sweeper_cv);
-	pthread_mutex_unlock(&sweeper_mu);
 	if (on)
+		pthread_cond_signal(&sweeper_cv);
+	pthread_mutex_unlock(&sweeper_mu);
+	if (on) {
 		pthread_join(sweeper, NULL);
+		pthread_cond_destroy(&sweeper_cv);
+	}
 	pthread_mutex_lock(&start_mu);
 	settled = 1;
 	atomic_store(&done, 1);

@@ -418,21 +418,46 @@ def test_migration_0057_undone_while_serving_leaves_lists_right(start_server, db
     assert "status=500" not in a.log()
 
 
-
 @pytest.mark.dialect
 def test_an_idle_process_keeps_no_page_past_its_time(start_server, db):
     """A page kept is wiped list_cache_ttl_ms after it was read (and a
     sweep's second) even while no list is asked for: only /metrics is
     read meanwhile, which sweeps nothing (before, the pages of health
     data stayed in memory until the next list)."""
-    a = start_server(db=db, env={**QUIET, "CAREBASE_LIST_CACHE_TTL_MS": "1000"})
+    a = start_server(db=db, env={**QUIET, "CAREBASE_LIST_CACHE_TTL_MS": "2000"})
     c = clinic(a)
     t = c["therapist"]
     in_use(a, t)
     listed(a, t)
     assert counts(a)["bytes"] > 0
-    wait_until(lambda: counts(a)["bytes"] == 0, timeout=6,
+    wait_until(lambda: counts(a)["bytes"] == 0, timeout=8,
                what="the page wiped with no list asked for")
+
+
+def test_a_page_read_before_a_write_goes_at_the_next_list_a_second_on(start_server, db):
+    """The requests' own sweep (of pages read before a write told) still
+    runs at the next list a second after the last: the sweeper's, by age
+    only, does not hold it off (with a minute's TTL, age wipes nothing)."""
+    a = start_server(db=db, env=QUIET)
+    c = clinic(a)
+    t, admin = c["therapist"], c["admin"]
+    in_use(a, t)
+    listed(a, admin)
+    mine = counts(a)["bytes"]
+    listed(a, t)
+    theirs = counts(a)["bytes"] - mine
+    assert mine > 0 and theirs > 0
+    r = a.request("PATCH", f"{LIST}/{c['s_ann']['id']}", headers=hdr(t),
+                  json={"shared_notes": "a write told"})
+    assert r.status_code == 200, r.text
+    # Past the once-a-second gate of the requests' sweep, and long enough
+    # for the sweeper to have run twice (before, each of its runs closed
+    # that gate for a second: a request rarely swept).
+    time.sleep(2.5)
+    listed(a, admin)    # its own page read again; the therapist's swept
+    assert counts(a)["bytes"] < mine + theirs // 2, (
+        "the therapist's page, read before the write, is still held")
+
 
 def count(db):
     return int(db.scalar("SELECT n FROM data_changes WHERE id = 1"))
