@@ -802,9 +802,11 @@ page_keep(struct tx *tx, const char *changes, struct page_seen *seen,
 			 * asked for again AUDIT_PAGES_ASK_MS on (so a
 			 * catalog that says it is there while the INSERT
 			 * says not costs a try a second, not a loop). */
-			atomic_store(&pages_there, 0);
 			atomic_store(&pages_asked_ms,
 			    (long long)(time_mono_ns() / 1000000));
+			/* After the time: no asker meanwhile sees the table
+			 * not there with the time before. */
+			atomic_store(&pages_there, 0);
 			return (ERR_BUSY);
 		}
 		(*nseen)++;

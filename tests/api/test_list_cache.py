@@ -434,6 +434,7 @@ def test_an_idle_process_keeps_no_page_past_its_time(start_server, db):
                what="the page wiped with no list asked for")
 
 
+@pytest.mark.dialect
 def test_a_page_read_before_a_write_goes_at_the_next_list_a_second_on(start_server, db):
     """The requests' own sweep (of pages read before a write told) still
     runs at the next list a second after the last: the sweeper's, by age
@@ -454,7 +455,7 @@ def test_a_page_read_before_a_write_goes_at_the_next_list_a_second_on(start_serv
     # for the sweeper to have run twice (before, each of its runs closed
     # that gate for a second: a request rarely swept).
     time.sleep(2.5)
-    listed(a, admin)    # its own page read again; the therapist's swept
+    listed(a, admin)    # both pages swept, the admin's kept again
     assert counts(a)["bytes"] < mine + theirs // 2, (
         "the therapist's page, read before the write, is still held")
 
