@@ -106,6 +106,7 @@ static void  sweeper_start(void);
 static void *sweeper_main(void *);
 static void  wipe_all(void);
 static void  sweep_locked(int64_t, int64_t, int);
+static void  wipe_stale_locked(int64_t, int64_t);
 static void  page_wipe(struct page *);
 static void  on_note(const char *, void *);
 static void  on_state(int, void *);
@@ -297,11 +298,19 @@ wipe_all(void)
 static void
 sweep_locked(int64_t now, int64_t stamp, int force)
 {
-	size_t i;
-
 	if (!force && now - swept_ms < SWEEP_MS)
 		return;
 	swept_ms = now;
+	wipe_stale_locked(now, stamp);
+}
+
+/* Under cache_mu: the pages read under a stamp older than stamp, or
+ * older than the TTL, wiped (no gate: sweep_locked's and the sweeper's). */
+static void
+wipe_stale_locked(int64_t now, int64_t stamp)
+{
+	size_t i;
+
 	for (i = 0; i < npages; i++)
 		if (pages[i].key != NULL &&
 		    (pages[i].stamp < stamp ||
@@ -337,8 +346,6 @@ static void *
 sweeper_main(void *arg)
 {
 	struct timespec ts;
-	int64_t		now;
-	size_t		i;
 
 	(void)arg;
 	pthread_mutex_lock(&sweeper_mu);
@@ -356,13 +363,8 @@ sweeper_main(void *arg)
 		/* By age only, and not as a request's sweep: those wipe
 		 * the pages read before a write told too, once a second
 		 * (swept_ms), which this one leaves to them. */
-		now = mono_ms();
 		pthread_mutex_lock(&cache_mu);
-		for (i = 0; i < npages; i++)
-			if (pages[i].key != NULL &&
-			    now - pages[i].at_ms >=
-				(int64_t)config.list_cache_ttl_ms)
-				page_wipe(&pages[i]);
+		wipe_stale_locked(mono_ms(), INT64_MIN);
 		pthread_mutex_unlock(&cache_mu);
 	}
 	pthread_mutex_unlock(&sweeper_mu);

@@ -1404,13 +1404,14 @@ AUDIT_CHANGES = ("COALESCE((SELECT body FROM audit_pages WHERE "
 
 
 def tamper(db, sql):
-    """Write to the audit log as the database owner could: drop the
+    """Write to the audit log (or its pages) as the database owner could: drop the
     append-only triggers, then run sql, committed, on either database."""
-    if db.kind == "sqlite":
-        db.execute("DROP TRIGGER IF EXISTS audit_log_no_update; "
-                   "DROP TRIGGER IF EXISTS audit_log_no_delete")
-    else:
-        db.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+    for table in ("audit_log", "audit_pages"):     # a read's ids (0058)
+        if db.kind == "sqlite":
+            db.execute(f"DROP TRIGGER IF EXISTS {table}_no_update; "
+                       f"DROP TRIGGER IF EXISTS {table}_no_delete")
+        else:
+            db.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
     db.execute(sql)
 
 

@@ -111,12 +111,7 @@ def test_verify_names_the_first_row_whose_page_was_changed_or_removed(start_serv
     digest = hashlib.sha256(page_text(ids).encode()).hexdigest()
     # One id of the first page changed: the rows still hash, the page not.
     forged = page_text([ids[1]] + ids[1:])
-    if db.kind == "sqlite":
-        db.execute("DROP TRIGGER IF EXISTS audit_pages_no_update; "
-                   "DROP TRIGGER IF EXISTS audit_pages_no_delete")
-    else:
-        db.execute("DROP TRIGGER IF EXISTS audit_pages_append_only ON audit_pages")
-    db.execute(f"UPDATE audit_pages SET body = '{forged}' WHERE digest = '{digest}'")
+    tamper(db, f"UPDATE audit_pages SET body = '{forged}' WHERE digest = '{digest}'")
     rc, out = verify(srv)
     assert rc != 0
     assert (f"audit: chain broken at seq {first} (the page of ids it names was changed)"
@@ -265,8 +260,7 @@ def test_verify_sees_bytes_hidden_after_a_nul_in_a_page(start_server, db):
     listed(srv, t)
     wait_until(lambda: reads(db) >= 1, what="the read's audit row written")
     (first, _), = read_rows(db)[-1:]
-    db.execute("DROP TRIGGER IF EXISTS audit_pages_no_update")
-    db.execute("UPDATE audit_pages SET body = body || char(0) || 'hidden'")
+    tamper(db, "UPDATE audit_pages SET body = body || char(0) || 'hidden'")
     rc, out = verify(srv)
     assert rc != 0
     assert (f"audit: chain broken at seq {first} (the page of ids it names was changed)"
