@@ -78,7 +78,7 @@ static int decode(
     int, struct sink *, const unsigned char *, int *, int *, char *, size_t);
 static int  check_copy(const char *, int, struct backup_info *, char *, size_t);
 static int  hash_file(int, unsigned char[32]);
-static int  temp_beside(const char *, const char *, char *, size_t);
+static int  temp_beside(int, const char *, const char *, char *, size_t);
 static int  put_in_place(const char *, const char *, int);
 static void fsync_dir(const char *);
 static int  same_place(const char *, const char *);
@@ -521,12 +521,18 @@ hash_file(int fd, unsigned char out[32])
 	return (OK);
 }
 
-/* A new private file named .BASE.WHAT-XXXXXX beside path (mkstemp). */
+/*
+ * A new private file named .BASE.WHAT-XXXXXX beside path (mkstemp),
+ * named in temps[slot] (slot -1: none) with SIGINT and SIGTERM held
+ * meanwhile: a signal between the two left the file behind.
+ */
 static int
-temp_beside(const char *path, const char *what, char *out, size_t outlen)
+temp_beside(
+    int slot, const char *path, const char *what, char *out, size_t outlen)
 {
-	char *copy, *copy2;
-	int   fd;
+	sigset_t held, old;
+	char	*copy, *copy2;
+	int	 fd;
 
 	if ((copy = strdup(path)) == NULL || (copy2 = strdup(path)) == NULL) {
 		free(copy);
@@ -535,8 +541,15 @@ temp_beside(const char *path, const char *what, char *out, size_t outlen)
 	if ((size_t)snprintf(out, outlen, "%s/.%s.%s-XXXXXX", dirname(copy),
 		basename(copy2), what) >= outlen)
 		fd = -1;
-	else
-		fd = mkstemp(out);
+	else {
+		sigemptyset(&held);
+		sigaddset(&held, SIGINT);
+		sigaddset(&held, SIGTERM);
+		sigprocmask(SIG_BLOCK, &held, &old);
+		if ((fd = mkstemp(out)) != -1 && slot >= 0)
+			temps_set(slot, out, "");
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	free(copy);
 	free(copy2);
 	return (fd);
@@ -708,14 +721,14 @@ backup_write(struct store *db, const char *path, const struct backup_opts *o,
 	 * folder, never beside the encrypted file: nothing plain is left
 	 * where the backups go. Plain, it is the backup, put in place. */
 	encoded = o->compress || o->key != NULL;
-	if ((pfd = temp_beside(encoded && !db->memory ? db->target : path,
-		 "copy", plain, sizeof(plain))) == -1) {
+	if ((pfd = temp_beside(TEMP_COPY,
+		 encoded && !db->memory ? db->target : path, "copy", plain,
+		 sizeof(plain))) == -1) {
 		snprintf(err, errlen, "cannot write beside %s: %s",
 		    encoded && !db->memory ? db->target : path,
 		    strerror(errno));
 		return (ERR_IO);
 	}
-	temps_set(TEMP_COPY, plain, "");
 	temps_set(TEMP_COPY_TMP, plain, ".tmp");
 	temps_set(TEMP_COPY_JOUR, plain, "-journal");
 	temps_set(TEMP_COPY_TJOUR, plain, ".tmp-journal");
@@ -752,13 +765,13 @@ backup_write(struct store *db, const char *path, const struct backup_opts *o,
 	bi->encrypted = o->key != NULL;
 	if (o->compress || o->key != NULL) {
 		/* Encode, hashing the plain bytes on the way ... */
-		if ((efd = temp_beside(path, "enc", enc, sizeof(enc))) == -1) {
+		if ((efd = temp_beside(
+			 TEMP_ENC, path, "enc", enc, sizeof(enc))) == -1) {
 			rc = ERR_IO;
 			snprintf(err, errlen, "cannot write beside %s: %s",
 			    path, strerror(errno));
 			goto out;
 		}
-		temps_set(TEMP_ENC, enc, "");
 		memset(&out, 0, sizeof(out));
 		out.fd = efd;
 		if ((rc = encode(pfd, &out, o->compress, o->key)) != OK ||
@@ -859,8 +872,8 @@ backup_restore(struct store *db, const char *path, const unsigned char *key,
 	}
 	bi->file_bytes = (int64_t)sb.st_size;
 	/* Decoded beside the database, where it is going. */
-	if ((pfd = temp_beside(db->target, "restore", plain, sizeof(plain))) ==
-	    -1) {
+	if ((pfd = temp_beside(
+		 -1, db->target, "restore", plain, sizeof(plain))) == -1) {
 		snprintf(err, errlen, "cannot write beside the database: %s",
 		    strerror(errno));
 		rc = ERR_IO;
