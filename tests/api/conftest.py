@@ -222,6 +222,19 @@ def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def told(pred, what):
+    """A change made through another carebase process, seen by this one:
+    at its next request on SQLite (what it keeps is checked against a
+    count read with the request); on PostgreSQL once the change's NOTIFY
+    reaches it, in milliseconds (README, Lists kept read): polled for
+    1.5 s, inside list_cache_ttl_ms (2 s), so a NOTIFY never heard still
+    fails."""
+    if DB_KIND == "sqlite":
+        assert pred(), what
+    else:
+        wait_until(pred, timeout=1.5, interval=0.01, what=what)
+
+
 def sanitizer_report(text):
     """The first sanitizer report in text, or None."""
     for m in SANITIZER_MARKERS:
