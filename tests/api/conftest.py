@@ -222,17 +222,18 @@ def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
-def told(pred, what):
-    """A change made through another carebase process, seen by this one:
-    at its next request on SQLite (what it keeps is checked against a
-    count read with the request); on PostgreSQL once the change's NOTIFY
-    reaches it, in milliseconds (README, Lists kept read): polled for
-    1.5 s, inside list_cache_ttl_ms (2 s), so a NOTIFY never heard still
-    fails."""
+def told(pred, what, seconds=1.0):
+    """A change made through another carebase process, seen by this one: on
+    SQLite at its next request (the permissions' and keys' epochs are read in
+    each request's transaction, a list's count of writes first in its
+    snapshot); on PostgreSQL once the change's NOTIFY reaches it (README,
+    Lists kept read), polled for `seconds`. Start the server with a long
+    list_cache_ttl_ms (CAREBASE_LIST_CACHE_TTL_MS=60000) so that only the
+    NOTIFY can make pred hold in time."""
     if DB_KIND == "sqlite":
         assert pred(), what
     else:
-        wait_until(pred, timeout=1.5, interval=0.01, what=what)
+        wait_until(pred, timeout=seconds, interval=0.01, what=what)
 
 
 def sanitizer_report(text):
