@@ -209,6 +209,30 @@ store_columns_sql(int dialect)
 		"current_schema() ORDER BY table_name, column_name");
 }
 
+/*
+ * PostgreSQL: the relations of the current schema, and which of them (and
+ * of their columns) this role may use, as information_schema.tables and
+ * .columns say (tables, views, foreign and partitioned tables; owned
+ * through a role, or some privilege held), read from pg_catalog directly:
+ * the information_schema views took 5 to 8 ms to parse and as much to plan
+ * at each of a connection's first calls (before a generic plan is kept),
+ * some 12% of the test suite's PostgreSQL CPU, where these take well under
+ * one.
+ */
+#define PG_RELS_OF_SCHEMA                                                      \
+	"pg_catalog.pg_class c, pg_catalog.pg_namespace n WHERE "              \
+	"n.oid = c.relnamespace AND n.nspname = current_schema() AND "         \
+	"c.relkind IN ('r', 'v', 'f', 'p') AND c.relname = ? AND "             \
+	"(pg_catalog.pg_has_role(c.relowner, 'USAGE') OR "
+#define PG_TABLE_USABLE                                                        \
+	"pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, "      \
+	"DELETE, TRUNCATE, REFERENCES, TRIGGER') OR "                          \
+	"pg_catalog.has_any_column_privilege(c.oid, 'SELECT, INSERT, "         \
+	"UPDATE, REFERENCES'))"
+#define PG_COLUMN_USABLE                                                       \
+	"pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT, "           \
+	"INSERT, UPDATE, REFERENCES'))"
+
 int
 store_table_exists(struct tx *tx, const char *name, int *there)
 {
@@ -218,8 +242,7 @@ store_table_exists(struct tx *tx, const char *name, int *there)
 	*there = 0;
 	st = store_prepare(tx,
 	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.tables WHERE "
-		  "table_schema = current_schema() AND table_name = ?"
+		? "SELECT count(*) FROM " PG_RELS_OF_SCHEMA PG_TABLE_USABLE
 		: "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 		  "AND name = ?");
 	store_bind_text(st, 1, name);
@@ -239,9 +262,10 @@ store_column_exists(
 	*there = 0;
 	st = store_prepare(tx,
 	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.columns WHERE "
-		  "table_schema = current_schema() AND table_name = ? AND "
-		  "column_name = ?"
+		? "SELECT count(*) FROM pg_catalog.pg_attribute a, " PG_RELS_OF_SCHEMA
+		      PG_COLUMN_USABLE " AND a.attrelid = "
+		  "c.oid AND a.attname = ? AND a.attnum > 0 AND NOT "
+		  "a.attisdropped"
 		: "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?");
 	store_bind_text(st, 1, table);
 	store_bind_text(st, 2, column);

@@ -479,6 +479,79 @@ custom_plans_are_never_generic(void **state)
 }
 
 /*
+ * The catalog's answers (store_table_exists, store_column_exists): a table
+ * of the current schema and its columns; not an index, a table gone, a
+ * column dropped; on PostgreSQL a view and its columns too (as
+ * information_schema says), never a system column nor another schema's
+ * table.
+ */
+static int
+has_table(struct tx *tx, const char *name)
+{
+	int there = -1;
+
+	assert_int_equal(store_table_exists(tx, name, &there), OK);
+	return (there);
+}
+
+static int
+has_column(struct tx *tx, const char *table, const char *column)
+{
+	int there = -1;
+
+	assert_int_equal(store_column_exists(tx, table, column, &there), OK);
+	return (there);
+}
+
+static void
+the_catalog_names_tables_and_columns(void **state)
+{
+	struct backend *be = *state;
+	struct store   *s;
+	struct tx      *tx;
+	int		pg = be->dialect == STORE_POSTGRES;
+
+	s = db_open(state, 1, 2000);
+	assert_int_equal(db_exec(s,
+			     "DROP VIEW IF EXISTS cat_v;"
+			     "DROP TABLE IF EXISTS cat_t;"
+			     "CREATE TABLE cat_t (a INTEGER, b INTEGER, "
+			     "c INTEGER);"
+			     "CREATE INDEX cat_i ON cat_t (a);"
+			     "CREATE VIEW cat_v AS SELECT a FROM cat_t;"
+			     "ALTER TABLE cat_t DROP COLUMN c"),
+	    OK);
+	if (pg)
+		assert_int_equal(
+		    db_exec(s,
+			"DROP SCHEMA IF EXISTS cat_other CASCADE;"
+			"CREATE SCHEMA cat_other;"
+			"CREATE TABLE cat_other.cat_x (a INTEGER)"),
+		    OK);
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
+	assert_int_equal(has_table(tx, "cat_t"), 1);
+	assert_int_equal(has_table(tx, "cat_i"), 0);
+	assert_int_equal(has_table(tx, "cat_gone"), 0);
+	assert_int_equal(has_table(tx, "cat_x"), 0);
+	assert_int_equal(has_column(tx, "cat_t", "a"), 1);
+	assert_int_equal(has_column(tx, "cat_t", "b"), 1);
+	assert_int_equal(has_column(tx, "cat_t", "c"), 0);
+	assert_int_equal(has_column(tx, "cat_t", "z"), 0);
+	assert_int_equal(has_column(tx, "cat_gone", "a"), 0);
+	assert_int_equal(has_column(tx, "cat_x", "a"), 0);
+	if (pg) {
+		assert_int_equal(has_table(tx, "cat_v"), 1);
+		assert_int_equal(has_column(tx, "cat_v", "a"), 1);
+		assert_int_equal(has_column(tx, "cat_t", "ctid"), 0);
+	}
+	store_tx_rollback(tx);
+	if (pg)
+		assert_int_equal(
+		    db_exec(s, "DROP SCHEMA cat_other CASCADE"), OK);
+	store_close(s);
+}
+
+/*
  * PG: a transaction's BEGIN (with its SET LOCAL) and a statement's
  * PREPARE go with the statement in one flight, and a read-only
  * transaction's COMMIT is not waited for, so a read of one statement
@@ -1563,6 +1636,7 @@ main(void)
 		cmocka_unit_test(values_round_trip_with_their_types),
 		cmocka_unit_test(reads_cannot_write),
 		cmocka_unit_test(custom_plans_are_never_generic),
+		cmocka_unit_test(the_catalog_names_tables_and_columns),
 		cmocka_unit_test(begin_goes_with_the_first_statement),
 		cmocka_unit_test(
 		    statements_are_cached_and_can_be_open_together),
