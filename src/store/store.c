@@ -214,10 +214,10 @@ store_columns_sql(int dialect)
  * of their columns) this role may use, as information_schema.tables and
  * .columns say (tables, views, foreign and partitioned tables; owned
  * through a role, or some privilege held), read from pg_catalog directly:
- * the information_schema views took 5 to 8 ms to parse and as much to plan
- * at each of a connection's first calls (before a generic plan is kept),
- * some 12% of the test suite's PostgreSQL CPU, where these take well under
- * one.
+ * the information_schema views took 5 to 8 ms to parse (once a connection)
+ * and as much to plan at each of its first calls (until PostgreSQL keeps a
+ * generic plan), where these take well under one (docs/BENCHMARKS.md,
+ * "Where the CPU goes now").
  */
 #define PG_RELS_OF_SCHEMA                                                      \
 	"pg_catalog.pg_class c, pg_catalog.pg_namespace n WHERE "              \

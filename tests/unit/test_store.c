@@ -481,9 +481,11 @@ custom_plans_are_never_generic(void **state)
 /*
  * The catalog's answers (store_table_exists, store_column_exists): a table
  * of the current schema and its columns; not an index, a table gone, a
- * column dropped; on PostgreSQL a view and its columns too (as
- * information_schema says), never a system column nor another schema's
- * table.
+ * column dropped; on PostgreSQL a view, a partitioned table and their
+ * columns too (as information_schema says), never a system column, a
+ * dropped column under the name PostgreSQL gives it, nor another schema's
+ * table. (The privilege conditions are not reached: the tests' role is a
+ * superuser.)
  */
 static int
 has_table(struct tx *tx, const char *name)
@@ -524,9 +526,12 @@ the_catalog_names_tables_and_columns(void **state)
 	if (pg)
 		assert_int_equal(
 		    db_exec(s,
-			"DROP SCHEMA IF EXISTS cat_other CASCADE;"
-			"CREATE SCHEMA cat_other;"
-			"CREATE TABLE cat_other.cat_x (a INTEGER)"),
+			"DROP TABLE IF EXISTS cat_p;"
+			"CREATE TABLE cat_p (a INTEGER) "
+			"PARTITION BY RANGE (a);"
+			"DROP SCHEMA IF EXISTS " PG_SCHEMA "_other CASCADE;"
+			"CREATE SCHEMA " PG_SCHEMA "_other;"
+			"CREATE TABLE " PG_SCHEMA "_other.cat_x (a INTEGER)"),
 		    OK);
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
 	assert_int_equal(has_table(tx, "cat_t"), 1);
@@ -543,11 +548,15 @@ the_catalog_names_tables_and_columns(void **state)
 		assert_int_equal(has_table(tx, "cat_v"), 1);
 		assert_int_equal(has_column(tx, "cat_v", "a"), 1);
 		assert_int_equal(has_column(tx, "cat_t", "ctid"), 0);
+		assert_int_equal(
+		    has_column(tx, "cat_t", "........pg.dropped.3........"), 0);
+		assert_int_equal(has_table(tx, "cat_p"), 1);
+		assert_int_equal(has_column(tx, "cat_p", "a"), 1);
 	}
 	store_tx_rollback(tx);
 	if (pg)
 		assert_int_equal(
-		    db_exec(s, "DROP SCHEMA cat_other CASCADE"), OK);
+		    db_exec(s, "DROP SCHEMA " PG_SCHEMA "_other CASCADE"), OK);
 	store_close(s);
 }
 
