@@ -59,13 +59,7 @@ log_flusher(void *arg)
 
 	pthread_mutex_lock(&log_mu);
 	while (!log_stopping) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		t.tv_sec += log_flush_ms / 1000;
-		t.tv_nsec += (long)(log_flush_ms % 1000) * 1000000L;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
+		time_deadline(&t, CLOCK_MONOTONIC, log_flush_ms);
 		pthread_cond_timedwait(&log_cv, &log_mu, &t);
 		if (log_len > 0) {
 			log_write(log_buf, log_len);

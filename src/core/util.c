@@ -35,6 +35,18 @@ time_mono_ns(void)
 }
 
 void
+time_deadline(struct timespec *ts, int clk, int64_t ms)
+{
+	clock_gettime((clockid_t)clk, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void
 time_utc(int64_t secs, struct tm *out)
 {
 	/* Howard Hinnant's civil_from_days, valid for any proleptic date. */

@@ -16,6 +16,13 @@ int64_t time_now_ms(void);
 /* Monotonic nanoseconds, for durations. */
 int64_t time_mono_ns(void);
 /*
+ * *ts set to ms from now on clock clk (CLOCK_MONOTONIC, or CLOCK_REALTIME:
+ * the clock the condition variable waited on was made with): the deadline
+ * of a pthread_cond_timedwait.
+ */
+struct timespec;
+void time_deadline(struct timespec *ts, int clk, int64_t ms);
+/*
  * UTC calendar fields of secs since the epoch, without libc's gmtime_r
  * (which takes a process-wide lock on every call). Fills tm_year (since
  * 1900), tm_mon (0-11), tm_mday, tm_hour, tm_min, tm_sec, tm_wday, tm_yday.

@@ -414,12 +414,7 @@ sweep_main(void *arg)
 
 	pthread_mutex_lock(&cs->mu);
 	while (!cs->stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += SWEEP_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		time_deadline(&ts, CLOCK_REALTIME, SWEEP_NS / 1000000);
 		pthread_cond_timedwait(&cs->cv, &cs->mu, &ts);
 		if (!cs->stop)
 			sweep(srv, time_mono_ns());

@@ -108,7 +108,6 @@ static struct store	    *q_db;
 static pthread_t	     q_thread;
 static struct batch	     q_batch; /* the writer's */
 
-static void    deadline_in(struct timespec *, int64_t ms);
 static int64_t setting(int64_t, int64_t);
 static int     queue_push(
 	struct store *, struct request *, struct audit_pending *, int);
@@ -117,18 +116,6 @@ static int   behind(void);
 static int   refuse(struct request *, int, const char *, int);
 static int   flush_tx(struct tx *, void *);
 static void *writer_main(void *);
-
-static void
-deadline_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 /* A setting, or def when the configuration was not loaded (0). */
 static int64_t
@@ -267,7 +254,7 @@ queue_push(
 		pthread_mutex_lock(&q_mu);
 	}
 	if (q_n >= max) {
-		deadline_in(&ts,
+		time_deadline(&ts, CLOCK_REALTIME,
 		    config.audit_queue_wait_ms > 0 || config.audit_flush_ms > 0
 			? config.audit_queue_wait_ms
 			: AUDIT_QUEUE_WAIT_MS_DEFAULT);
@@ -351,7 +338,7 @@ audit_queue_sync(void)
 	if (q_written < ticket) {
 		q_hurry = 1;
 		pthread_cond_signal(&q_work);
-		deadline_in(&ts,
+		time_deadline(&ts, CLOCK_REALTIME,
 		    setting(config.db_busy_timeout_ms, AUDIT_SYNC_MS_DEFAULT));
 		while (q_written < ticket)
 			if (pthread_cond_timedwait(&q_done, &q_mu, &ts) ==
@@ -424,7 +411,7 @@ writer_main(void *arg)
 		 * batch. A hurry, the stop or a full batch (rows come
 		 * faster than one a flush interval takes: waiting more
 		 * would only fill the queue) cuts it short. */
-		deadline_in(&ts,
+		time_deadline(&ts, CLOCK_REALTIME,
 		    setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT));
 		while (!q_hurry && !q_stopping && q_n < AUDIT_BATCH_MAX)
 			if (pthread_cond_timedwait(&q_work, &q_mu, &ts) ==
@@ -489,7 +476,7 @@ writer_main(void *arg)
 		 * or a full queue (503) rather than go unaudited. */
 		wait_ms = setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT)
 		    << (q_fails < 8 ? q_fails : 8);
-		deadline_in(&ts,
+		time_deadline(&ts, CLOCK_REALTIME,
 		    wait_ms < AUDIT_BACKOFF_MAX ? wait_ms : AUDIT_BACKOFF_MAX);
 		(void)pthread_cond_timedwait(&q_work, &q_mu, &ts);
 	}

@@ -350,13 +350,7 @@ sweeper_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&sweeper_mu);
 	while (!sweeper_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += SWEEP_MS / 1000;
-		ts.tv_nsec += (long)(SWEEP_MS % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		time_deadline(&ts, CLOCK_MONOTONIC, SWEEP_MS);
 		(void)pthread_cond_timedwait(&sweeper_cv, &sweeper_mu, &ts);
 		if (sweeper_stop)
 			break;

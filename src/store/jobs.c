@@ -561,13 +561,7 @@ jobs_runner_main(void *arg)
 			wait_ms = JOBS_SCHEMA_WAIT_MS;
 		} else if (jobs_run_once(r->db, t->name, &ran) == OK && ran)
 			continue;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait_ms / 1000;
-		ts.tv_nsec += (wait_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		time_deadline(&ts, CLOCK_MONOTONIC, wait_ms);
 		pthread_mutex_lock(&r->mu);
 		if (!r->stop)
 			pthread_cond_timedwait(&r->cv, &r->mu, &ts);

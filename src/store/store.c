@@ -416,13 +416,7 @@ deadline_of(struct store *s, struct timespec *ts)
 		    conns_held);
 		return (NULL);
 	}
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += s->opts.busy_timeout_ms / 1000;
-	ts->tv_nsec += (long)(s->opts.busy_timeout_ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	time_deadline(ts, CLOCK_MONOTONIC, s->opts.busy_timeout_ms);
 	return (ts);
 }
 

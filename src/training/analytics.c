@@ -430,13 +430,7 @@ views_main(void *arg)
 	pthread_mutex_lock(&views_mu);
 	for (;;) {
 		if (views_n < ANALYTICS_VIEWS_BATCH && !views_stopping) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += ANALYTICS_FLUSH_MS / 1000;
-			ts.tv_nsec += (ANALYTICS_FLUSH_MS % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			time_deadline(&ts, CLOCK_REALTIME, ANALYTICS_FLUSH_MS);
 			(void)pthread_cond_timedwait(&views_cv, &views_mu, &ts);
 		}
 		n = views_n;

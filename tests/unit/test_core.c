@@ -112,6 +112,34 @@ iso_times_round_trip_and_bad_ones_are_refused(void **state)
 	    time_format_iso(-1, out), "1969-12-31T23:59:59.999Z");
 }
 
+/* A wait's deadline: ms on from now on the clock asked, its nanoseconds
+ * carried into seconds. */
+static void
+deadlines_are_ms_from_now_on_their_clock(void **state)
+{
+	const int	clocks[2] = { CLOCK_MONOTONIC, CLOCK_REALTIME };
+	const int64_t	ms[3] = { 0, 999, 2500 };
+	struct timespec before, at, after;
+	int64_t		b, a, d;
+	int		c, i;
+
+	(void)state;
+	for (c = 0; c < 2; c++)
+		for (i = 0; i < 3; i++) {
+			clock_gettime(clocks[c], &before);
+			time_deadline(&at, clocks[c], ms[i]);
+			clock_gettime(clocks[c], &after);
+			assert_true(
+			    at.tv_nsec >= 0 && at.tv_nsec < 1000000000L);
+			b = (int64_t)before.tv_sec * 1000000000 +
+			    before.tv_nsec;
+			a = (int64_t)after.tv_sec * 1000000000 + after.tv_nsec;
+			d = (int64_t)at.tv_sec * 1000000000 + at.tv_nsec;
+			assert_true(d >= b + ms[i] * 1000000);
+			assert_true(d <= a + ms[i] * 1000000);
+		}
+}
+
 static void
 time_utc_agrees_with_gmtime(void **state)
 {
@@ -600,6 +628,7 @@ main(void)
 		cmocka_unit_test(buf_refuses_growth_past_its_ceiling),
 		cmocka_unit_test(jsonw_matches_jansson_compact_dump),
 		cmocka_unit_test(iso_times_round_trip_and_bad_ones_are_refused),
+		cmocka_unit_test(deadlines_are_ms_from_now_on_their_clock),
 		cmocka_unit_test(time_utc_agrees_with_gmtime),
 		cmocka_unit_test(london_time_follows_the_uk_rule),
 		cmocka_unit_test(uuid_v7_is_valid_and_time_ordered),
